@@ -1,0 +1,1 @@
+"""The `avsl` command line: one small module per subcommand."""

@@ -1,0 +1,64 @@
+"""Argument types and helpers shared by the subcommand modules."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from avsl.errors import AvslError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` is CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AvslError(f"device {name!r} asked for but CUDA is not available")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise AvslError(f"unknown device {name!r}") from None
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda:N"
+    )
+
+
+def existing_dir(path: Path, what: str) -> Path:
+    if not path.is_dir():
+        raise AvslError(f"{path}: {what} not found")
+    return path
+
+
+def not_built(name: str, issue: str):
+    """The `run` of a subcommand that a later issue builds."""
+
+    def run(args: argparse.Namespace) -> int:
+        raise AvslError(f"not built yet ({issue})")
+
+    run.__name__ = f"run_{name}"
+    return run

@@ -1,0 +1,144 @@
+"""`avsl eval`: score a predictor on a directory in the native layout.
+
+Contract (reviewers' scripts rely on it): writes OUT/metrics.json (last, so its presence
+means the run finished) and OUT/per_clip.csv with at least n, ap50,
+ciou_mean, auc, ciou_by_size and threshold; with --save-maps an npz holding `maps`
+(N x 224 x 224 float32, min-max normalised) and `ids`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import DataLoader
+
+from avsl.cli.common import add_device_argument, non_negative_int, pick_device, positive_int
+from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, SAMPLE_RATE
+from avsl.data.dataset import AVDataset, collate_samples
+from avsl.engine.evaluate import EvalResult, evaluate
+from avsl.errors import AvslError
+from avsl.files import atomic_write, write_json
+from avsl.inference.predictors import CenterPredictor
+
+PREDICTORS = {"center": CenterPredictor}
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("eval", help="evaluate a checkpoint or a baseline predictor")
+    parser.add_argument("--data", type=Path, required=True, help="directory in the native layout")
+    parser.add_argument(
+        "--split", type=Path, help="file of clip ids to evaluate (default: all frames)"
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a run directory or checkpoint file")
+    source.add_argument(
+        "--predictor", choices=sorted(PREDICTORS), help="a fixed baseline predictor"
+    )
+    parser.add_argument(
+        "--threshold",
+        choices=("median", "fixed"),
+        default="median",
+        help="binarisation reported on top (both are in metrics.json)",
+    )
+    parser.add_argument(
+        "--gt-rule",
+        choices=("union", "consensus"),
+        default="union",
+        help="union of boxes (VGG-SS) or annotator consensus (Flickr-SoundNet)",
+    )
+    parser.add_argument(
+        "--bad-boxes",
+        choices=("skip", "clip"),
+        default="skip",
+        help="skip clips with invalid boxes, or clip boxes to [0, 1] as the peers do",
+    )
+    parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the maps")
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad clip")
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument(
+        "--workers", type=non_negative_int, default=2, help="data-loading processes"
+    )
+    parser.add_argument("--image-size", type=positive_int, default=EVAL_SIZE)
+    add_device_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.save_maps is not None and args.save_maps.suffix != ".npz":
+        raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
+    if args.checkpoint is not None:
+        raise AvslError("--checkpoint needs trained localizers, which are not built yet (issue #4)")
+    device = pick_device(args.device)
+    dataset = AVDataset(
+        args.data,
+        args.image_size,
+        SAMPLE_RATE,
+        AUDIO_SECONDS,
+        split=args.split,
+        box_policy=args.bad_boxes,
+    )
+    if not dataset.labeled_ids:
+        raise AvslError(f"{args.data}: no clip has boxes in annotations.json; nothing to score")
+    if args.strict and dataset.annotations.problems:
+        clip_id, problem = next(iter(dataset.annotations.problems.items()))
+        raise AvslError(f"{args.data / 'annotations.json'}: clip {clip_id}: {problem}")
+    loader = DataLoader(
+        dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_samples
+    )
+    predictor = PREDICTORS[args.predictor]()
+    result = evaluate(
+        predictor,
+        loader,
+        rule=args.gt_rule,
+        keep_maps=args.save_maps is not None,
+        strict=args.strict,
+        device=device,
+    )
+    metrics = result.metrics(args.threshold)
+    metrics.update(
+        data=str(args.data),
+        predictor=predictor.name,
+        gt_rule=args.gt_rule,
+        bad_boxes=args.bad_boxes,
+        clipped_boxes=dataset.annotations.clipped,
+        median_rule="pixels >= the map's value at sorted position S*S//2 (EZ-VSL)",
+    )
+    if args.save_maps is not None:
+        _save_maps(args.save_maps, result)
+    per_clip = result.per_clip_csv().encode()
+    atomic_write(args.out / "per_clip.csv", lambda stream: stream.write(per_clip))
+    write_json(args.out / "metrics.json", metrics)
+    _report(metrics, args.out)
+    return 0
+
+
+def _save_maps(path: Path, result: EvalResult) -> None:
+    maps = (
+        np.concatenate(result.maps)
+        if result.maps
+        else np.zeros((0, EVAL_SIZE, EVAL_SIZE), np.float32)
+    )
+
+    def write(stream) -> None:
+        buffer = io.BytesIO()
+        np.savez(buffer, maps=maps, ids=np.array(result.map_ids, dtype=str))
+        stream.write(buffer.getvalue())
+
+    atomic_write(path, write)
+
+
+def _report(metrics: dict, out: Path) -> None:
+    print(
+        f"n={metrics['n']} ap50={metrics['ap50']:.4f} ciou_mean={metrics['ciou_mean']:.4f} "
+        f"auc={metrics['auc']:.4f} (threshold={metrics['threshold']}) -> {out / 'metrics.json'}"
+    )
+    skipped = metrics["skipped"]
+    if skipped["count"]:
+        print(f"skipped {skipped['count']} bad clip(s):", file=sys.stderr)
+        for item in skipped["items"]:
+            print(f"  {item['id']}: {item['reason']}", file=sys.stderr)

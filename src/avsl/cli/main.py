@@ -1,0 +1,69 @@
+"""`avsl <subcommand>`: argument parsing, and the one place errors become exit codes.
+
+A problem the user can fix (AvslError, a bad option) prints one line and exits 2; anything
+else is a bug and prints one line too, with the traceback only under --debug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from avsl import __version__
+from avsl.cli import bench, demo, eval, localize, prepare, synth, train
+from avsl.errors import AvslError
+
+SUBCOMMANDS = (synth, train, eval, localize, prepare, demo, bench)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's signature
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="avsl", description="Audio-visual source localization.")
+    parser.add_argument("--version", action="version", version=f"avsl {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for module in SUBCOMMANDS:
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; returns the process exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # usage errors, --help, --version: return the code, do not exit
+        return int(exit_.code or 0)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except AvslError as err:
+        if args.debug:
+            raise
+        print(f"avsl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"avsl {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: one line unless --debug
+        if args.debug:
+            raise
+        print(
+            f"avsl {args.command}: unexpected error: {type(err).__name__}: {err} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

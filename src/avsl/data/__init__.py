@@ -1,0 +1,1 @@
+"""Datasets: the native (VGG-SS) layout, audio/image decoding, the synthetic benchmark."""

@@ -1,0 +1,59 @@
+"""Audio decoding: any WAV/FLAC -> mono float32 window at the configured rate.
+
+The window follows EZ-VSL (datasets.py `load_spectrogram`): centred on the frame time (the
+clip's middle by default), the signal clipped to [-1, 1] and down-mixed, and tiled when the clip
+is shorter than the window. Only the window (plus resampler margin) is read from disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from avsl.errors import AvslError
+
+
+def load_audio_window(
+    path: Path, sample_rate: int, seconds: float, centre: float | None = None
+) -> np.ndarray:
+    """Read `seconds` of audio centred on `centre` (seconds; None = middle of the clip).
+
+    Returns:
+        (round(seconds * sample_rate),) float32 mono in [-1, 1].
+
+    Raises:
+        AvslError: the file is missing, unreadable or holds no samples.
+    """
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AvslError(f"{path}: cannot read audio ({_reason(err)})") from None
+    if info.frames <= 0:
+        raise AvslError(f"{path}: audio file holds no samples")
+    native_rate = info.samplerate
+    length = round(seconds * sample_rate)
+    duration = info.frames / native_rate
+    middle = duration / 2 if centre is None else centre
+    start_s = max(middle - seconds / 2, 0.0)
+    start = min(int(start_s * native_rate), info.frames - 1)
+    stop = min(start + int(np.ceil(seconds * native_rate)) + 1, info.frames)
+    try:
+        data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as err:
+        raise AvslError(f"{path}: cannot decode audio ({_reason(err)})") from None
+    mono = np.clip(data, -1.0, 1.0).mean(axis=1)  # (frames,)
+    if native_rate != sample_rate:
+        mono = soxr.resample(mono, native_rate, sample_rate, quality="HQ").astype(np.float32)
+    if len(mono) == 0:
+        raise AvslError(f"{path}: audio file holds no samples")
+    if len(mono) < length:
+        mono = np.tile(mono, length // len(mono) + 1)
+    return np.ascontiguousarray(mono[:length], dtype=np.float32)
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__

@@ -1,0 +1,73 @@
+"""Frame transforms (torchvision transforms.v2) that carry the boxes along.
+
+Evaluation squashes the frame to size x size (bicubic), as EZ-VSL, SLAVC and FNAC do, so boxes
+relative to the full frame stay valid (PROTOCOLS.md). Training follows EZ-VSL: resize the short
+side to 1.1 x size, random crop, random horizontal flip; boxes are `tv_tensors.BoundingBoxes`
+so they move with every geometric change.
+"""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+from torch import Tensor
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from avsl.constants import IMAGENET_MEAN, IMAGENET_STD
+
+# EZ-VSL datasets.py: Resize(int(224 * 1.1)) before RandomCrop(224).
+TRAIN_RESIZE_FACTOR = 1.1
+
+
+def _to_normalized_tensor() -> list[v2.Transform]:
+    return [
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+    ]
+
+
+def eval_transform(size: int) -> v2.Compose:
+    """Squash to size x size, bicubic, then ImageNet normalisation."""
+    return v2.Compose(
+        [v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)]
+        + _to_normalized_tensor()
+    )
+
+
+def train_transform(size: int) -> v2.Compose:
+    """EZ-VSL's weak training augmentation; boxes leaving the crop are removed."""
+    return v2.Compose(
+        [
+            v2.Resize(
+                int(size * TRAIN_RESIZE_FACTOR),
+                interpolation=v2.InterpolationMode.BICUBIC,
+                antialias=True,
+            ),
+            v2.RandomCrop(size),
+            v2.RandomHorizontalFlip(),
+            *_to_normalized_tensor(),
+            v2.ClampBoundingBoxes(),
+            v2.SanitizeBoundingBoxes(min_size=1, labels_getter=None),
+        ]
+    )
+
+
+def apply_to_frame(
+    transform: v2.Transform, image: Image.Image, boxes: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Run `transform` on a PIL frame and its normalised boxes.
+
+    Returns:
+        image (3, S, S) float and boxes (K, 4) normalised to the transformed frame.
+    """
+    width, height = image.size
+    scale = torch.tensor([width, height, width, height], dtype=torch.float32)
+    pixel_boxes = tv_tensors.BoundingBoxes(
+        boxes * scale, format="XYXY", canvas_size=(height, width)
+    )
+    out_image, out_boxes = transform(image, pixel_boxes)
+    out_h, out_w = out_image.shape[-2:]
+    out_scale = torch.tensor([out_w, out_h, out_w, out_h], dtype=torch.float32)
+    return out_image, out_boxes.as_subclass(Tensor) / out_scale

@@ -1,0 +1,148 @@
+"""Evaluation over a dataset: predict, upsample, score per clip, summarise, report skips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from avsl.constants import EVAL_SIZE
+from avsl.errors import AvslError
+from avsl.metrics.protocol import (
+    GtRule,
+    Threshold,
+    average_precision,
+    confidence,
+    mean_box_area,
+    score_maps,
+    summarize,
+)
+from avsl.ops.maps import minmax_normalize, upsample_maps
+from avsl.types import AVBatch, BadSample
+
+
+@dataclass
+class EvalResult:
+    """Per-clip results of an evaluation run, and what it had to skip."""
+
+    ids: list[str] = field(default_factory=list)
+    cious: dict[str, list[Tensor]] = field(default_factory=lambda: {"median": [], "fixed": []})
+    areas: list[Tensor] = field(default_factory=list)
+    conf_ids: list[str] = field(default_factory=list)
+    confidences: list[Tensor] = field(default_factory=list)
+    sounding: list[Tensor] = field(default_factory=list)
+    maps: list[np.ndarray] = field(default_factory=list)
+    map_ids: list[str] = field(default_factory=list)
+    skipped: list[BadSample] = field(default_factory=list)
+    unannotated: list[str] = field(default_factory=list)
+
+    def metrics(self, threshold: Threshold) -> dict:
+        """metrics.json content: the chosen threshold's numbers on top, both rules below."""
+        areas = torch.cat(self.areas) if self.areas else torch.zeros(0)
+        by_threshold = {
+            rule: summarize(torch.cat(c) if c else torch.zeros(0), areas)
+            for rule, c in self.cious.items()
+        }
+        result = dict(by_threshold[threshold])
+        result["threshold"] = threshold
+        result["by_threshold"] = by_threshold
+        result["false_positive"] = self._false_positive()
+        result["skipped"] = {
+            "count": len(self.skipped),
+            "items": [{"id": s.id, "reason": s.reason} for s in self.skipped],
+        }
+        result["unannotated"] = {"count": len(self.unannotated), "ids": self.unannotated}
+        return result
+
+    def per_clip_csv(self) -> str:
+        """One line per scored clip: id, cIoU under both thresholds, mean box area (224 px)."""
+        areas = torch.cat(self.areas).tolist() if self.areas else []
+        columns = [torch.cat(c).tolist() if c else [] for c in self.cious.values()]
+        lines = ["id,ciou_median,ciou_fixed,box_area"]
+        for clip_id, median, fixed, area in zip(self.ids, *columns, areas, strict=True):
+            lines.append(f"{clip_id},{median:.6f},{fixed:.6f},{area:.1f}")
+        return "\n".join(lines) + "\n"
+
+    def _false_positive(self) -> dict | None:
+        """Ranking sounding clips above silent/off-screen ones by map confidence (SLAVC)."""
+        if not self.confidences:
+            return None
+        scores = torch.cat(self.confidences)
+        sounding = torch.cat(self.sounding)
+        negatives = int((~sounding).sum())
+        if negatives == 0:
+            return None
+        return {
+            "n_sounding": int(sounding.sum()),
+            "n_silent": negatives,
+            "ap": average_precision(scores, sounding),
+            "confidence_sounding": float(scores[sounding].mean()) if sounding.any() else None,
+            "confidence_silent": float(scores[~sounding].mean()),
+        }
+
+
+def evaluate(
+    predict: Callable[[AVBatch], Tensor],
+    batches: Iterable[AVBatch],
+    rule: GtRule = "union",
+    keep_maps: bool = False,
+    strict: bool = False,
+    device: torch.device | str = "cpu",
+    progress: bool | None = None,
+) -> EvalResult:
+    """Score every clip of `batches` with both thresholds.
+
+    Args:
+        predict: batch -> raw maps (B, h, w); upsampled here to 224 x 224.
+        batches: collated AVBatches (bad clips already moved to `skipped`).
+        rule: gt map rule ("union" for VGG-SS-style boxes, "consensus" for Flickr).
+        keep_maps: also keep the min-max normalised 224 x 224 maps (float32).
+        strict: raise on the first bad clip instead of skipping it.
+        progress: tqdm bar; None shows it only on a terminal.
+    """
+    result = EvalResult()
+    total = len(batches) if hasattr(batches, "__len__") else None
+    for batch in tqdm(
+        batches,
+        total=total,
+        desc="eval",
+        unit="batch",
+        disable=None if progress is None else not progress,
+    ):
+        if batch.skipped and strict:
+            first = batch.skipped[0]
+            raise AvslError(f"{first.reason} (clip {first.id}; --strict stops at bad clips)")
+        result.skipped.extend(batch.skipped)
+        if not len(batch):
+            continue
+        batch = batch.to(device)
+        with torch.inference_mode():
+            raw = upsample_maps(predict(batch).float(), EVAL_SIZE)  # (B, 224, 224)
+        _score_batch(result, batch, raw.cpu(), rule, keep_maps)
+    return result
+
+
+def _score_batch(
+    result: EvalResult, batch: AVBatch, raw: Tensor, rule: GtRule, keep_maps: bool
+) -> None:
+    sounding = batch.sounding.cpu()
+    known = batch.has_box.cpu()
+    result.unannotated.extend(i for i, k in zip(batch.ids, known.tolist(), strict=True) if not k)
+    result.conf_ids.extend(i for i, k in zip(batch.ids, known.tolist(), strict=True) if k)
+    result.confidences.append(confidence(raw[known]))
+    result.sounding.append(sounding[known])
+    chosen = sounding.nonzero().flatten().tolist()
+    if chosen:
+        boxes = [batch.boxes[i].cpu() for i in chosen]
+        maps = raw[chosen]
+        result.ids.extend(batch.ids[i] for i in chosen)
+        result.areas.append(mean_box_area(boxes))
+        for threshold in ("median", "fixed"):
+            result.cious[threshold].append(score_maps(maps, boxes, threshold, rule))
+    if keep_maps:
+        result.maps.append(minmax_normalize(raw).numpy().astype(np.float32))
+        result.map_ids.extend(batch.ids)

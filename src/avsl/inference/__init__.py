@@ -1,0 +1,1 @@
+"""Predictors (something -> maps), rendering and reports."""

@@ -1,0 +1,1 @@
+"""Training losses; each takes a localizer's output and the batch."""

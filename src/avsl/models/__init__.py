@@ -1,0 +1,1 @@
+"""Encoders and localizers behind a registry."""

@@ -1,0 +1,1 @@
+"""Semi-supervised pieces: pseudo-labels, consensus filtering, EMA, teacher-student steps."""

@@ -1,0 +1,144 @@
+"""The evaluation protocol: hand-computed cases and parity with a plain numpy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from avsl.metrics.protocol import (
+    auc,
+    average_precision,
+    binarize,
+    ciou,
+    gt_maps,
+    mean_box_area,
+    score_maps,
+    size_bucket_index,
+    summarize,
+)
+from avsl.ops.maps import minmax_normalize, upsample_maps
+
+
+def reference_ciou(pred_map: np.ndarray, gt_map: np.ndarray) -> float:
+    """Written from PROTOCOLS.md: normalise, threshold at sorted[S*S//2], cIoU."""
+    low, high = pred_map.min(), pred_map.max()
+    if high > low:
+        pred_map = (pred_map - low) / (high - low)
+    threshold = np.sort(pred_map.flatten())[int(pred_map.size * 0.5)]
+    on = (pred_map >= threshold).astype(float)
+    return float(np.sum(on * gt_map) / (np.sum(gt_map) + np.sum(on * (gt_map == 0))))
+
+
+def reference_gt(boxes: list[list[float]], size: int, consensus: bool) -> np.ndarray:
+    gt = np.zeros((size, size))
+    for box in boxes:
+        x1, y1, x2, y2 = (np.clip(np.array(box), 0, 1) * size).astype(int)
+        temp = np.zeros((size, size))
+        temp[y1:y2, x1:x2] = 1
+        gt += temp
+    return np.minimum(gt / 2, 1) if consensus else (gt > 0).astype(float)
+
+
+def test_gt_union_and_consensus_by_hand():
+    boxes = [torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75]])]
+    union = gt_maps(boxes, size=4, rule="union")[0]
+    consensus = gt_maps(boxes, size=4, rule="consensus")[0]
+    expected_union = torch.tensor(
+        [[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]], dtype=torch.float32
+    )
+    assert torch.equal(union, expected_union)
+    assert consensus[1, 1] == 1.0 and consensus[0, 0] == 0.5 and consensus[3, 3] == 0.0
+
+
+def test_sentinel_box_becomes_empty_and_scores_zero():
+    # vggss.json's corrupt boxes: x2/y2 = -2.88e16, clipped by the peers to an empty box.
+    boxes = [torch.tensor([[0.2, 0.2, -2.88e16, -2.88e16]])]
+    assert gt_maps(boxes, size=8).sum() == 0
+    assert score_maps(torch.rand(1, 8, 8), boxes).item() == 0.0
+
+
+def test_ciou_by_hand():
+    pred = torch.tensor([[[1, 1], [0, 0]]], dtype=torch.bool)
+    gt = torch.tensor([[[1.0, 0.0], [1.0, 0.0]]])
+    # intersection 1, |G| = 2, predicted outside G = 1 -> 1 / 3
+    assert ciou(pred, gt).item() == pytest.approx(1 / 3)
+    consensus = torch.tensor([[[0.5, 0.0], [1.0, 0.0]]])
+    # intersection 0.5, sum(G) = 1.5, predicted outside G = 1 -> 0.5 / 2.5
+    assert ciou(pred, consensus).item() == pytest.approx(0.2)
+
+
+def test_median_rule_keeps_top_half_and_ties_at_minimum():
+    continuous = torch.arange(16, dtype=torch.float32).view(1, 4, 4)
+    assert binarize(continuous).sum() == 8
+    saturated = torch.zeros(1, 4, 4)
+    saturated[0, 0, :3] = 1.0  # 13 of 16 pixels tied at the minimum
+    assert binarize(saturated).all()  # EZ-VSL's >= sorted[S*S//2] turns the whole map on
+
+
+def test_fixed_threshold_on_normalised_map():
+    maps = torch.tensor([[[0.0, 0.4], [0.5, 1.0]]])
+    assert binarize(maps, "fixed").tolist() == [[[False, False], [True, True]]]
+
+
+@pytest.mark.parametrize("rule", ["union", "consensus"])
+def test_score_maps_matches_numpy_reference(rule):
+    generator = torch.Generator().manual_seed(0)
+    maps = torch.rand(40, 7, 7, generator=generator)
+    maps = upsample_maps(maps, 224)
+    boxes = []
+    for _ in range(40):
+        corners = torch.rand(3, 2, 2, generator=generator).sort(dim=1).values  # (K, 2 points, xy)
+        boxes.append(corners.permute(0, 2, 1).reshape(3, 4)[:, [0, 2, 1, 3]])
+    ours = score_maps(maps, boxes, "median", rule)
+    expected = [
+        reference_ciou(m.numpy(), reference_gt(b.tolist(), 224, rule == "consensus"))
+        for m, b in zip(maps, boxes, strict=True)
+    ]
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-6)
+
+
+def test_median_score_invariant_to_minmax_normalisation():
+    maps = torch.randn(5, 224, 224) * 3 + 7
+    boxes = [torch.tensor([[0.1, 0.2, 0.6, 0.7]])] * 5
+    assert torch.equal(score_maps(maps, boxes), score_maps(minmax_normalize(maps), boxes))
+
+
+def test_auc_trapezoid_by_hand():
+    # all clips at cIoU 1 -> success 1 for every t -> area 1; all at 0 -> only t=0 succeeds.
+    assert auc(torch.ones(10)) == pytest.approx(1.0)
+    assert auc(torch.zeros(10)) == pytest.approx(0.025)  # trapezoid over [0, 0.05]
+    half = torch.tensor([0.5, 0.5])
+    # success 1 up to t=0.5, 0 after: trapezoid gives 0.5 + half a step
+    assert auc(half) == pytest.approx(0.525)
+
+
+def test_summary_and_size_buckets():
+    cious = torch.tensor([0.9, 0.4, 0.6, 0.1])
+    areas = torch.tensor([10.0, 32.0**2, 120.0**2, 200.0**2])
+    assert size_bucket_index(areas).tolist() == [0, 1, 2, 3]
+    summary = summarize(cious, areas)
+    assert summary["n"] == 4
+    assert summary["ap50"] == pytest.approx(0.5)
+    assert summary["ciou_mean"] == pytest.approx(0.5)
+    assert summary["ciou_by_size"]["small"] == {
+        "n": 1,
+        "ap50": 1.0,
+        "ciou_mean": pytest.approx(0.9),
+    }
+
+
+def test_mean_box_area_in_eval_pixels():
+    boxes = [torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.25, 0.25]]), torch.zeros(0, 4)]
+    areas = mean_box_area(boxes)
+    assert areas[0].item() == pytest.approx((112**2 + 56**2) / 2)
+    assert areas[1].item() == 0.0
+
+
+def test_average_precision_ranks_sounding_first():
+    scores = torch.tensor([0.9, 0.8, 0.1, 0.05])
+    assert average_precision(scores, torch.tensor([True, True, False, False])) == pytest.approx(1.0)
+    # positives ranked 1st and 3rd: (1/1 + 2/3) / 2
+    assert average_precision(scores, torch.tensor([True, False, True, False])) == pytest.approx(
+        5 / 6
+    )
