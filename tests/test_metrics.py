@@ -142,3 +142,13 @@ def test_average_precision_ranks_sounding_first():
     assert average_precision(scores, torch.tensor([True, False, True, False])) == pytest.approx(
         5 / 6
     )
+
+
+def test_average_precision_counts_ties_together():
+    positive = torch.tensor([True, True, True, False])
+    assert average_precision(torch.ones(4), positive) == pytest.approx(0.75)
+    # scores 0.9 (pos), 0.5 (pos), 0.5 (neg), 0.1 (pos): thresholds give
+    # (recall 1/3, precision 1), (2/3, 2/3), (1, 3/4) -> 1/3 + 2/9 + 1/4
+    scores = torch.tensor([0.9, 0.5, 0.5, 0.1])
+    labels = torch.tensor([True, True, False, True])
+    assert average_precision(scores, labels) == pytest.approx(1 / 3 + 2 / 9 + 1 / 4)

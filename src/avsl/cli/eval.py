@@ -16,9 +16,16 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import DataLoader
 
-from avsl.cli.common import add_device_argument, non_negative_int, pick_device, positive_int
+from avsl.cli.common import (
+    add_device_argument,
+    existing_dir,
+    non_negative_int,
+    pick_device,
+    positive_int,
+)
 from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, SAMPLE_RATE
 from avsl.data.dataset import AVDataset, collate_samples
+from avsl.data.layout import read_layout_defaults
 from avsl.engine.evaluate import EvalResult, evaluate
 from avsl.errors import AvslError
 from avsl.files import atomic_write, write_json
@@ -63,7 +70,14 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--workers", type=non_negative_int, default=2, help="data-loading processes"
     )
-    parser.add_argument("--image-size", type=positive_int, default=EVAL_SIZE)
+    parser.add_argument(
+        "--image-size",
+        type=positive_int,
+        help="model input size (default: DIR/avsl.json's, else 224)",
+    )
+    parser.add_argument(
+        "--audio-seconds", type=float, help="audio window (default: DIR/avsl.json's, else 3)"
+    )
     add_device_argument(parser)
     parser.set_defaults(run=run)
 
@@ -74,11 +88,12 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         raise AvslError("--checkpoint needs trained localizers, which are not built yet (issue #4)")
     device = pick_device(args.device)
+    layout = read_layout_defaults(existing_dir(args.data, "data directory"))
     dataset = AVDataset(
         args.data,
-        args.image_size,
-        SAMPLE_RATE,
-        AUDIO_SECONDS,
+        args.image_size or layout.get("image_size", EVAL_SIZE),
+        layout.get("sample_rate", SAMPLE_RATE),
+        args.audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
         split=args.split,
         box_policy=args.bad_boxes,
     )

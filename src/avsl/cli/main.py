@@ -58,10 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"avsl {args.command}: unexpected error: {type(err).__name__}: {err} (rerun with --debug for the traceback)",
+            f"avsl {args.command}: unexpected error: {type(err).__name__}: {_first_line(err)} "
+            "(rerun with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1
+
+
+def _first_line(err: Exception) -> str:
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def entry() -> None:

@@ -25,6 +25,7 @@ from avsl.ops.boxes import box_problem
 
 BoxPolicy = Literal["skip", "clip"]
 AUDIO_SUFFIXES = (".wav", ".flac")
+LAYOUT_DEFAULTS_FILE = "avsl.json"
 # Ids are file stems; anything that could leave DIR (separators, "..") is refused.
 _SAFE_ID = re.compile(r"^(?!\.{1,2}$)[^/\\\x00]+$")
 
@@ -121,6 +122,25 @@ def find_audio(directory: Path, clip_id: str) -> Path:
         if candidate.exists():
             return candidate
     return directory / "audio" / f"{clip_id}.wav"
+
+
+def read_layout_defaults(directory: Path) -> dict:
+    """Optional DIR/avsl.json: the layout's native frame size and audio window, if it says so.
+
+    The synthetic benchmark writes it so that readers default to its small frames and short
+    audio; real datasets need no such file (224 px and 3 s are the protocol's defaults).
+    """
+    path = directory / LAYOUT_DEFAULTS_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise AvslError(f"{path}: not readable JSON ({err})") from None
+    known = {"image_size": int, "audio_seconds": float, "sample_rate": int}
+    if not isinstance(data, dict):
+        raise AvslError(f"{path}: expected an object with {', '.join(known)}")
+    return {k: known[k](v) for k, v in data.items() if k in known}
 
 
 def list_clips(directory: Path, split: Path | None = None) -> list[str]:

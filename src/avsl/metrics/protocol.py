@@ -144,13 +144,21 @@ def confidence(raw_maps: Tensor) -> Tensor:
 
 
 def average_precision(scores: Tensor, positive: Tensor) -> float:
-    """AP of ranking `positive` clips above the others by `scores` (non-interpolated)."""
+    """AP of ranking `positive` clips above the others by `scores`: the sum over distinct
+    score thresholds of precision times the recall gained there (tied clips count together,
+    so a constant score gives the positive rate, as scikit-learn's average_precision_score)."""
     order = torch.argsort(scores, descending=True, stable=True)
+    ranked = scores[order]
     hits = positive[order].double()
     if hits.sum() == 0:
         return float("nan")
-    precision = hits.cumsum(0) / torch.arange(1, len(hits) + 1, dtype=torch.float64)
-    return float((precision * hits).sum() / hits.sum())
+    last_of_tie = torch.ones_like(ranked, dtype=torch.bool)
+    last_of_tie[:-1] = ranked[1:] != ranked[:-1]
+    true_pos = hits.cumsum(0)[last_of_tie]
+    seen = (torch.arange(1, len(hits) + 1, dtype=torch.float64))[last_of_tie]
+    recall = true_pos / hits.sum()
+    gained = torch.diff(recall, prepend=torch.zeros(1, dtype=torch.float64))
+    return float((gained * true_pos / seen).sum())
 
 
 def summarize(cious: Tensor, areas: Tensor) -> dict:

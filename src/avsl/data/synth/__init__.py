@@ -1,0 +1,1 @@
+"""A procedurally generated audio-visual benchmark whose sounding object is known exactly."""

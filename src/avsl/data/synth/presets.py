@@ -1,0 +1,64 @@
+"""Named sizes of the synthetic benchmark. Frame size and audio length are preset parameters so
+that CPU training is practical; every other knob sets the difficulty."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from avsl.errors import AvslError
+
+
+@dataclass(frozen=True)
+class SynthPreset:
+    """Counts, sizes and difficulty of one benchmark flavour."""
+
+    name: str
+    num_train: int
+    num_val: int
+    num_test: int
+    image_size: int
+    audio_seconds: float
+    sample_rate: int = 16_000
+    max_objects: int = 3  # objects per frame, the sounding one included
+    negative_fraction: float = 0.1  # of val/test clips: silent or off-screen-only audio, no box
+    snr_db: tuple[float, float] = (-5.0, 15.0)  # sounding object vs background noise
+    offscreen_probability: float = 0.3  # a faint sound of a class that is not in the frame
+    offscreen_db: tuple[float, float] = (-18.0, -8.0)  # its level relative to the sounding object
+    clutter: tuple[int, int] = (6, 16)  # background clutter marks per frame
+    colour_jitter: float = 0.12  # per-instance hue/brightness jitter of the class colour
+    pitch_jitter: float = 0.08  # per-instance relative jitter of the class's pitch and tempo
+
+    def with_counts(
+        self, num_train: int | None, num_val: int | None, num_test: int | None
+    ) -> SynthPreset:
+        return replace(
+            self,
+            num_train=self.num_train if num_train is None else num_train,
+            num_val=self.num_val if num_val is None else num_val,
+            num_test=self.num_test if num_test is None else num_test,
+        )
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS = {
+    # The tests' preset: seconds to make, small frames, short audio.
+    "tiny": SynthPreset(
+        "tiny", num_train=48, num_val=16, num_test=16, image_size=64, audio_seconds=0.5
+    ),
+    # What `make demo` trains on: DMT trains and evaluates in about 10 minutes on 2 cores.
+    "demo": SynthPreset(
+        "demo", num_train=2000, num_val=300, num_test=500, image_size=96, audio_seconds=1.0
+    ),
+    # The methods table: big enough for differences between methods to be real.
+    "bench": SynthPreset(
+        "bench", num_train=5000, num_val=500, num_test=1000, image_size=96, audio_seconds=1.0
+    ),
+}
+
+
+def get_preset(name: str) -> SynthPreset:
+    if name not in PRESETS:
+        raise AvslError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,202 @@
+"""The synthetic benchmark: determinism, layout, boxes vs drawn objects, audible classes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from avsl.cli.main import main
+from avsl.data.dataset import AVDataset
+from avsl.data.synth.classes import CLASSES
+from avsl.data.synth.presets import get_preset
+from avsl.data.synth.render import mask_box, object_mask, render_frame
+from avsl.data.synth.writer import generate, scene_for
+
+TINY = get_preset("tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_bench(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "tiny"
+    generate(out, TINY, seed=3, workers=2)
+    return out
+
+
+def file_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_same_seed_same_bytes_whatever_the_process_count(tiny_bench, tmp_path):
+    again = tmp_path / "again"
+    generate(again, TINY, seed=3, workers=1)
+    assert file_bytes(again) == file_bytes(tiny_bench)
+    other = tmp_path / "other"
+    generate(other, TINY.with_counts(4, 0, 0), seed=4, workers=1)
+    assert (
+        file_bytes(other)["train/frames/train_000000.jpg"]
+        != file_bytes(tiny_bench)["train/frames/train_000000.jpg"]
+    )
+
+
+def test_layout_and_manifest(tiny_bench):
+    manifest = json.loads((tiny_bench / "MANIFEST.json").read_text())
+    assert manifest["counts"] == {"train": 48, "val": 16, "test": 16}
+    assert len(manifest["classes"]) >= 8
+    assert manifest["preset"]["name"] == "tiny" and manifest["seed"] == 3
+    train = json.loads((tiny_bench / "train" / "annotations.json").read_text())
+    assert len(train) == 48 and all(
+        len(e["bbox"]) == 1 for e in train
+    )  # every train box is written
+    dataset = AVDataset(tiny_bench / "train", 64, 16_000, 0.5)
+    sample = dataset[0]
+    assert sample.image.shape == (3, 64, 64) and sample.waveform.shape == (8000,)
+
+
+def test_boxes_match_the_drawn_objects():
+    for index in range(30):
+        scene, rng = scene_for("train", index, seed=1, preset=TINY)
+        frame = render_frame(scene, rng).astype(float) / 255
+        for obj in scene.objects:
+            mask = object_mask(obj, scene.image_size)
+            x1, y1, x2, y2 = (np.array(mask_box(mask)) * scene.image_size).round().astype(int)
+            inside = np.zeros_like(mask)
+            inside[y1:y2, x1:x2] = True
+            assert mask.sum() > 0 and not (mask & ~inside).any()  # the box holds the whole object
+            assert mask[y1:y2, x1:x2].any(axis=0).all() and mask[y1:y2, x1:x2].any(axis=1).all()
+            # the object's pixels carry its (patterned) colour, not the background's
+            u, v = np.meshgrid(
+                (np.arange(obj.width) + 0.5) / obj.width * 2 - 1,
+                (np.arange(obj.height) + 0.5) / obj.height * 2 - 1,
+            )
+            shade = CLASSES[obj.class_index].pattern(u, v)[..., None] * np.array(obj.colour)
+            drawn = frame[obj.y0 : obj.y0 + obj.height, obj.x0 : obj.x0 + obj.width]
+            local = mask[obj.y0 : obj.y0 + obj.height, obj.x0 : obj.x0 + obj.width]
+            assert np.abs(drawn[local] - shade[local]).mean() < 0.05
+
+
+def test_annotation_box_is_the_sounding_objects_mask_box(tiny_bench):
+    entries = json.loads((tiny_bench / "test" / "annotations.json").read_text())
+    for index, entry in enumerate(entries):
+        scene, _ = scene_for("test", index, seed=3, preset=TINY)
+        sounding = scene.sounding_object
+        if sounding is None:
+            assert entry["bbox"] == [] and entry["kind"] in ("silent", "offscreen")
+            continue
+        assert entry["bbox"] == [list(mask_box(object_mask(sounding, TINY.image_size)))]
+
+
+def test_sounding_class_is_recoverable_from_the_spectrum(tmp_path):
+    out = tmp_path / "spectra"
+    generate(out, TINY.with_counts(160, 0, 80), seed=5, workers=2)
+
+    def features(split: str) -> tuple[np.ndarray, list[str]]:
+        entries = [
+            e for e in json.loads((out / split / "annotations.json").read_text()) if e["class"]
+        ]
+        rows = []
+        for entry in entries:
+            audio, _ = sf.read(out / split / "audio" / f"{entry['file']}.wav")
+            spectrum = np.abs(np.fft.rfft(audio))[:4000]  # 0.5 s at 16 kHz: 2 Hz bins to 8 kHz
+            bands = np.log(spectrum.reshape(80, -1).mean(1) + 1e-6)  # 80 linear bands of 100 Hz
+            rows.append(bands - bands.mean())
+        return np.array(rows), [e["class"] for e in entries]
+
+    train_x, train_y = features("train")
+    test_x, test_y = features("test")
+    names = sorted(set(train_y))
+    centroids = np.stack([train_x[[y == n for y in train_y]].mean(0) for n in names])
+    predicted = [
+        names[i] for i in np.argmin(((test_x[:, None] - centroids[None]) ** 2).sum(-1), axis=1)
+    ]
+    accuracy = np.mean([p == t for p, t in zip(predicted, test_y, strict=True)])
+    print("nearest-centroid accuracy", accuracy)
+    assert accuracy > 0.6, accuracy  # chance is 1/8
+
+
+def test_center_baseline_evaluates_on_the_benchmark(tiny_bench, tmp_path):
+    out = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "eval",
+                "--data",
+                str(tiny_bench / "test"),
+                "--predictor",
+                "center",
+                "--out",
+                str(out),
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] == sum(
+        1 for e in json.loads((tiny_bench / "test" / "annotations.json").read_text()) if e["bbox"]
+    )
+    assert metrics["false_positive"] is None or metrics["false_positive"]["n_silent"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--preset", "nope"], "unknown preset"),
+        (["--preset", "tiny", "--num-train", "-5"], "must not be negative"),
+        (["--preset", "tiny", "--num-val", "x"], "expected a whole number"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys, argv, message):
+    assert main(["synth", str(tmp_path / "out"), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_existing_output_needs_overwrite(tiny_bench, tmp_path, capsys):
+    out = tmp_path / "full"
+    out.mkdir()
+    (out / "something").write_text("keep me")
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--preset",
+                "tiny",
+                "--num-train",
+                "2",
+                "--num-val",
+                "1",
+                "--num-test",
+                "1",
+            ]
+        )
+        == 2
+    )
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "something").read_text() == "keep me"
+    assert (
+        main(
+            [
+                "synth",
+                str(out),
+                "--preset",
+                "tiny",
+                "--num-train",
+                "2",
+                "--num-val",
+                "1",
+                "--num-test",
+                "1",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "MANIFEST.json").read_text())["counts"]["train"] == 2
