@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.bench import metrics_suite
+from avsl.bench import metrics_suite, synth_suite
 from avsl.files import write_json
 
-SUITES = {"metrics": metrics_suite.run}
+SUITES = {"metrics": metrics_suite.run, "synth": synth_suite.run}
 
 
 def add_parser(commands) -> None:
