@@ -29,9 +29,7 @@ def test_center_eval_writes_metrics_and_maps(small_layout, tmp_path, capsys):
     rows = dict(line.split(",", 1) for line in (out / "per_clip.csv").read_text().splitlines()[1:])
     # "d" is the whole frame and the median rule turns on (at least) half of it
     assert 0.5 <= float(rows["d"].split(",")[0]) < 0.51
-    assert metrics["ap50"] == pytest.approx(
-        sum(float(r.split(",")[0]) >= 0.5 for r in rows.values()) / 4
-    )
+    assert metrics["ap50"] == pytest.approx(sum(float(r.split(",")[0]) >= 0.5 for r in rows.values()) / 4)
     with np.load(maps_file) as saved:
         assert saved["maps"].shape == (6, 224, 224)
         assert saved["maps"].dtype == np.float32
@@ -68,7 +66,7 @@ def test_strict_turns_a_skip_into_an_error(small_layout, tmp_path, capsys):
             "must be positive",
         ),
         (["frobnicate"], "invalid choice"),
-        (["train"], "not built yet"),
+        (["localize"], "not built yet"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(argv, message, capsys):

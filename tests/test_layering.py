@@ -12,8 +12,10 @@ RANK = {
     "ops": 1, "config": 1,
     "data": 2, "models": 2, "losses": 2, "metrics": 2,
     "semi": 3, "checkpoint": 3,
-    "engine": 4, "inference": 4, "bench": 4,
-    "cli": 5,
+    "methods": 4,
+    "engine": 5, "inference": 5,
+    "bench": 6,
+    "cli": 7,
 }  # fmt: skip
 
 

@@ -44,9 +44,7 @@ def test_gt_union_and_consensus_by_hand():
     boxes = [torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75]])]
     union = gt_maps(boxes, size=4, rule="union")[0]
     consensus = gt_maps(boxes, size=4, rule="consensus")[0]
-    expected_union = torch.tensor(
-        [[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]], dtype=torch.float32
-    )
+    expected_union = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 0]], dtype=torch.float32)
     assert torch.equal(union, expected_union)
     assert consensus[1, 1] == 1.0 and consensus[0, 0] == 0.5 and consensus[3, 3] == 0.0
 
@@ -139,9 +137,7 @@ def test_average_precision_ranks_sounding_first():
     scores = torch.tensor([0.9, 0.8, 0.1, 0.05])
     assert average_precision(scores, torch.tensor([True, True, False, False])) == pytest.approx(1.0)
     # positives ranked 1st and 3rd: (1/1 + 2/3) / 2
-    assert average_precision(scores, torch.tensor([True, False, True, False])) == pytest.approx(
-        5 / 6
-    )
+    assert average_precision(scores, torch.tensor([True, False, True, False])) == pytest.approx(5 / 6)
 
 
 def test_average_precision_counts_ties_together():

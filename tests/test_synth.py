@@ -27,9 +27,7 @@ def tiny_bench(tmp_path_factory) -> Path:
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_same_seed_same_bytes_whatever_the_process_count(tiny_bench, tmp_path):
@@ -38,10 +36,7 @@ def test_same_seed_same_bytes_whatever_the_process_count(tiny_bench, tmp_path):
     assert file_bytes(again) == file_bytes(tiny_bench)
     other = tmp_path / "other"
     generate(other, TINY.with_counts(4, 0, 0), seed=4, workers=1)
-    assert (
-        file_bytes(other)["train/frames/train_000000.jpg"]
-        != file_bytes(tiny_bench)["train/frames/train_000000.jpg"]
-    )
+    assert file_bytes(other)["train/frames/train_000000.jpg"] != file_bytes(tiny_bench)["train/frames/train_000000.jpg"]
 
 
 def test_layout_and_manifest(tiny_bench):
@@ -50,9 +45,7 @@ def test_layout_and_manifest(tiny_bench):
     assert len(manifest["classes"]) >= 8
     assert manifest["preset"]["name"] == "tiny" and manifest["seed"] == 3
     train = json.loads((tiny_bench / "train" / "annotations.json").read_text())
-    assert len(train) == 48 and all(
-        len(e["bbox"]) == 1 for e in train
-    )  # every train box is written
+    assert len(train) == 48 and all(len(e["bbox"]) == 1 for e in train)  # every train box is written
     dataset = AVDataset(tiny_bench / "train", 64, 16_000, 0.5)
     sample = dataset[0]
     assert sample.image.shape == (3, 64, 64) and sample.waveform.shape == (8000,)
@@ -96,9 +89,7 @@ def test_sounding_class_is_recoverable_from_the_spectrum(tmp_path):
     generate(out, TINY.with_counts(160, 0, 80), seed=5, workers=2)
 
     def features(split: str) -> tuple[np.ndarray, list[str]]:
-        entries = [
-            e for e in json.loads((out / split / "annotations.json").read_text()) if e["class"]
-        ]
+        entries = [e for e in json.loads((out / split / "annotations.json").read_text()) if e["class"]]
         rows = []
         for entry in entries:
             audio, _ = sf.read(out / split / "audio" / f"{entry['file']}.wav")
@@ -111,9 +102,7 @@ def test_sounding_class_is_recoverable_from_the_spectrum(tmp_path):
     test_x, test_y = features("test")
     names = sorted(set(train_y))
     centroids = np.stack([train_x[[y == n for y in train_y]].mean(0) for n in names])
-    predicted = [
-        names[i] for i in np.argmin(((test_x[:, None] - centroids[None]) ** 2).sum(-1), axis=1)
-    ]
+    predicted = [names[i] for i in np.argmin(((test_x[:, None] - centroids[None]) ** 2).sum(-1), axis=1)]
     accuracy = np.mean([p == t for p, t in zip(predicted, test_y, strict=True)])
     print("nearest-centroid accuracy", accuracy)
     assert accuracy > 0.6, accuracy  # chance is 1/8

@@ -43,9 +43,7 @@ def pick_device(name: str) -> torch.device:
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda:N"
-    )
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda:N")
 
 
 def existing_dir(path: Path, what: str) -> Path:

@@ -29,6 +29,7 @@ from avsl.data.layout import read_layout_defaults
 from avsl.engine.evaluate import EvalResult, evaluate
 from avsl.errors import AvslError
 from avsl.files import atomic_write, write_json
+from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import CenterPredictor
 
 PREDICTORS = {"center": CenterPredictor}
@@ -37,14 +38,10 @@ PREDICTORS = {"center": CenterPredictor}
 def add_parser(commands) -> None:
     parser = commands.add_parser("eval", help="evaluate a checkpoint or a baseline predictor")
     parser.add_argument("--data", type=Path, required=True, help="directory in the native layout")
-    parser.add_argument(
-        "--split", type=Path, help="file of clip ids to evaluate (default: all frames)"
-    )
+    parser.add_argument("--split", type=Path, help="file of clip ids to evaluate (default: all frames)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="a run directory or checkpoint file")
-    source.add_argument(
-        "--predictor", choices=sorted(PREDICTORS), help="a fixed baseline predictor"
-    )
+    source.add_argument("--predictor", choices=sorted(PREDICTORS), help="a fixed baseline predictor")
     parser.add_argument(
         "--threshold",
         choices=("median", "fixed"),
@@ -63,21 +60,18 @@ def add_parser(commands) -> None:
         default="skip",
         help="skip clips with invalid boxes, or clip boxes to [0, 1] as the peers do",
     )
+    parser.add_argument("--network", help="which network of the checkpoint (default: its inference one)")
     parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the maps")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad clip")
     parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument(
-        "--workers", type=non_negative_int, default=2, help="data-loading processes"
-    )
+    parser.add_argument("--workers", type=non_negative_int, default=2, help="data-loading processes")
     parser.add_argument(
         "--image-size",
         type=positive_int,
         help="model input size (default: DIR/avsl.json's, else 224)",
     )
-    parser.add_argument(
-        "--audio-seconds", type=float, help="audio window (default: DIR/avsl.json's, else 3)"
-    )
+    parser.add_argument("--audio-seconds", type=float, help="audio window (default: DIR/avsl.json's, else 3)")
     add_device_argument(parser)
     parser.set_defaults(run=run)
 
@@ -85,15 +79,19 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.save_maps is not None and args.save_maps.suffix != ".npz":
         raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
-    if args.checkpoint is not None:
-        raise AvslError("--checkpoint needs trained localizers, which are not built yet (issue #4)")
     device = pick_device(args.device)
+    if args.checkpoint is not None:
+        predictor = CheckpointPredictor(args.checkpoint, device, args.network)
+        image_size, audio_seconds = predictor.image_size, predictor.audio_seconds
+    else:
+        predictor = PREDICTORS[args.predictor]()
+        image_size, audio_seconds = None, None
     layout = read_layout_defaults(existing_dir(args.data, "data directory"))
     dataset = AVDataset(
         args.data,
-        args.image_size or layout.get("image_size", EVAL_SIZE),
+        args.image_size or image_size or layout.get("image_size", EVAL_SIZE),
         layout.get("sample_rate", SAMPLE_RATE),
-        args.audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
+        args.audio_seconds or audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
         split=args.split,
         box_policy=args.bad_boxes,
     )
@@ -102,10 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.strict and dataset.annotations.problems:
         clip_id, problem = next(iter(dataset.annotations.problems.items()))
         raise AvslError(f"{args.data / 'annotations.json'}: clip {clip_id}: {problem}")
-    loader = DataLoader(
-        dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_samples
-    )
-    predictor = PREDICTORS[args.predictor]()
+    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_samples)
     result = evaluate(
         predictor,
         loader,
@@ -133,11 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _save_maps(path: Path, result: EvalResult) -> None:
-    maps = (
-        np.concatenate(result.maps)
-        if result.maps
-        else np.zeros((0, EVAL_SIZE, EVAL_SIZE), np.float32)
-    )
+    maps = np.concatenate(result.maps) if result.maps else np.zeros((0, EVAL_SIZE, EVAL_SIZE), np.float32)
 
     def write(stream) -> None:
         buffer = io.BytesIO()

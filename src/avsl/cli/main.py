@@ -73,3 +73,7 @@ def _first_line(err: Exception) -> str:
 def entry() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":  # `python -m avsl.cli.main`, as torchrun launches it
+    entry()

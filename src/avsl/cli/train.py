@@ -1,10 +1,71 @@
-"""`avsl train`: not built yet (issue #4)."""
+"""`avsl train`: train a localizer with one of the methods; see `avsl train --help`."""
 
 from __future__ import annotations
 
-from avsl.cli.common import not_built
+import argparse
+import json
+from pathlib import Path
+
+from avsl.checkpoint import load_checkpoint
+from avsl.cli.common import add_device_argument, pick_device, positive_int
+from avsl.config import config_from_dict, load_config
+from avsl.engine.build import METHODS, check_config
+from avsl.engine.data import split_dirs
+from avsl.engine.trainer import LAST, train
+from avsl.errors import AvslError
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("train", help="(not built yet)")
-    parser.set_defaults(run=not_built("train", "issue #4"))
+    parser = commands.add_parser("train", help="train a localizer (selfsup, supervised, pseudo, meanteacher, dmt)")
+    parser.add_argument("--data", type=Path, help="a train layout, or a folder with train/ and val/")
+    parser.add_argument("--val", type=Path, help="validation layout (default: DATA/val when present)")
+    parser.add_argument("--method", choices=METHODS, help="default: the config's (selfsup)")
+    parser.add_argument("--localizer", help="ezvsl or lvs (default: the config's, ezvsl)")
+    parser.add_argument("--labeled-fraction", type=float, help="fraction of training clips whose boxes are used")
+    parser.add_argument("--epochs", type=positive_int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--out", type=Path, help="run directory")
+    parser.add_argument("--config", type=Path, help="YAML file of config values")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. --set optim.lr=3e-4 (repeatable)")  # fmt: skip
+    parser.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in RUN exactly")
+    parser.add_argument("--overwrite", action="store_true", help="replace a finished or started run in --out")
+    add_device_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return _resume(args)
+    if args.data is None or args.out is None:
+        raise AvslError("--data and --out are required (or --resume RUN)")
+    overrides = list(args.overrides)
+    for flag, key in (("method", "method"), ("localizer", "model.localizer"),
+                      ("labeled_fraction", "labeled_fraction"), ("epochs", "optim.epochs"), ("seed", "seed")):  # fmt: skip
+        value = getattr(args, flag)
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    config = load_config(args.config, overrides)
+    check_config(config)
+    if (args.out / LAST).exists() and not args.overwrite:
+        raise AvslError(f"{args.out}: holds a run already (use --resume {args.out} or --overwrite)")
+    train_dir, val_dir = split_dirs(args.data, args.val)
+    result = train(config, train_dir, val_dir, args.out, pick_device(args.device))
+    _report(result)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    _, header = load_checkpoint(args.resume / LAST)
+    config = config_from_dict(header["config"])
+    data = header["data"]
+    train_dir = Path(data["train"]) if args.data is None else split_dirs(args.data, args.val)[0]
+    val_dir = Path(data["val"]) if data["val"] else None
+    result = train(config, train_dir, val_dir, args.resume, pick_device(args.device), resume=True)
+    _report(result)
+    return 0
+
+
+def _report(result) -> None:
+    print(json.dumps({"run": str(result.run_dir), "steps": result.steps, "best": result.best,
+                      "val": result.final, "seconds": round(result.seconds, 1)}, indent=2))  # fmt: skip

@@ -16,9 +16,7 @@ import soxr
 from avsl.errors import AvslError
 
 
-def load_audio_window(
-    path: Path, sample_rate: int, seconds: float, centre: float | None = None
-) -> np.ndarray:
+def load_audio_window(path: Path, sample_rate: int, seconds: float, centre: float | None = None) -> np.ndarray:
     """Read `seconds` of audio centred on `centre` (seconds; None = middle of the clip).
 
     Returns:

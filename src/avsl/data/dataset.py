@@ -54,13 +54,9 @@ class AVDataset(Dataset):
         self.ids = list(ids) if ids is not None else list_clips(self.root, split)
         annotation_path = self.root / ANNOTATION_FILE
         self.annotations = (
-            read_annotations(annotation_path, box_policy)
-            if annotation_path.exists()
-            else Annotations({})
+            read_annotations(annotation_path, box_policy) if annotation_path.exists() else Annotations({})
         )
-        self.transform: Callable = (
-            train_transform(image_size) if train else eval_transform(image_size)
-        )
+        self.transform: Callable = train_transform(image_size) if train else eval_transform(image_size)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -76,9 +72,7 @@ class AVDataset(Dataset):
     def __getitem__(self, index: int) -> Sample | BadSample:
         clip_id = self.ids[index]
         if clip_id in self.annotations.problems:
-            return BadSample(
-                clip_id, f"{self.root / ANNOTATION_FILE}: {self.annotations.problems[clip_id]}"
-            )
+            return BadSample(clip_id, f"{self.root / ANNOTATION_FILE}: {self.annotations.problems[clip_id]}")
         try:
             return self._read(clip_id)
         except AvslError as err:
@@ -87,15 +81,9 @@ class AVDataset(Dataset):
     def _read(self, clip_id: str) -> Sample:
         entry = self.entry(clip_id)
         known = entry is not None and entry.boxes is not None
-        boxes = torch.tensor(
-            entry.boxes if known and entry.boxes else [], dtype=torch.float32
-        ).reshape(-1, 4)
-        image, boxes = apply_to_frame(
-            self.transform, load_frame(self.root / "frames" / f"{clip_id}.jpg"), boxes
-        )
-        waveform = load_audio_window(
-            find_audio(self.root, clip_id), self.sample_rate, self.audio_seconds
-        )
+        boxes = torch.tensor(entry.boxes if known and entry.boxes else [], dtype=torch.float32).reshape(-1, 4)
+        image, boxes = apply_to_frame(self.transform, load_frame(self.root / "frames" / f"{clip_id}.jpg"), boxes)
+        waveform = load_audio_window(find_audio(self.root, clip_id), self.sample_rate, self.audio_seconds)
         return Sample(
             id=clip_id,
             image=image,

@@ -87,9 +87,7 @@ def read_annotations(path: Path, box_policy: BoxPolicy = "skip") -> Annotations:
             continue
         if problems:
             result.clipped.append(clip_id)
-        result.entries[clip_id] = Entry(
-            clip_id, tuple(_clip_box(b) for b in boxes if _clippable(b)), label
-        )
+        result.entries[clip_id] = Entry(clip_id, tuple(_clip_box(b) for b in boxes if _clippable(b)), label)
     return result
 
 
@@ -151,7 +149,5 @@ def list_clips(directory: Path, split: Path | None = None) -> list[str]:
         return read_id_list(split)
     frames = directory / "frames"
     if not frames.is_dir():
-        raise AvslError(
-            f"{directory}: no frames/ folder (expected frames/<id>.jpg, audio/<id>.wav)"
-        )
+        raise AvslError(f"{directory}: no frames/ folder (expected frames/<id>.jpg, audio/<id>.wav)")
     return sorted(p.stem for p in frames.glob("*.jpg"))

@@ -31,8 +31,7 @@ def _to_normalized_tensor() -> list[v2.Transform]:
 def eval_transform(size: int) -> v2.Compose:
     """Squash to size x size, bicubic, then ImageNet normalisation."""
     return v2.Compose(
-        [v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)]
-        + _to_normalized_tensor()
+        [v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)] + _to_normalized_tensor()
     )
 
 
@@ -54,9 +53,7 @@ def train_transform(size: int) -> v2.Compose:
     )
 
 
-def apply_to_frame(
-    transform: v2.Transform, image: Image.Image, boxes: Tensor
-) -> tuple[Tensor, Tensor]:
+def apply_to_frame(transform: v2.Transform, image: Image.Image, boxes: Tensor) -> tuple[Tensor, Tensor]:
     """Run `transform` on a PIL frame and its normalised boxes.
 
     Returns:
@@ -64,9 +61,7 @@ def apply_to_frame(
     """
     width, height = image.size
     scale = torch.tensor([width, height, width, height], dtype=torch.float32)
-    pixel_boxes = tv_tensors.BoundingBoxes(
-        boxes * scale, format="XYXY", canvas_size=(height, width)
-    )
+    pixel_boxes = tv_tensors.BoundingBoxes(boxes * scale, format="XYXY", canvas_size=(height, width))
     out_image, out_boxes = transform(image, pixel_boxes)
     out_h, out_w = out_image.shape[-2:]
     out_scale = torch.tensor([out_w, out_h, out_w, out_h], dtype=torch.float32)

@@ -43,10 +43,7 @@ class EvalResult:
     def metrics(self, threshold: Threshold) -> dict:
         """metrics.json content: the chosen threshold's numbers on top, both rules below."""
         areas = torch.cat(self.areas) if self.areas else torch.zeros(0)
-        by_threshold = {
-            rule: summarize(torch.cat(c) if c else torch.zeros(0), areas)
-            for rule, c in self.cious.items()
-        }
+        by_threshold = {rule: summarize(torch.cat(c) if c else torch.zeros(0), areas) for rule, c in self.cious.items()}
         result = dict(by_threshold[threshold])
         result["threshold"] = threshold
         result["by_threshold"] = by_threshold
@@ -126,9 +123,7 @@ def evaluate(
     return result
 
 
-def _score_batch(
-    result: EvalResult, batch: AVBatch, raw: Tensor, rule: GtRule, keep_maps: bool
-) -> None:
+def _score_batch(result: EvalResult, batch: AVBatch, raw: Tensor, rule: GtRule, keep_maps: bool) -> None:
     sounding = batch.sounding.cpu()
     known = batch.has_box.cpu()
     result.unannotated.extend(i for i, k in zip(batch.ids, known.tolist(), strict=True) if not k)

@@ -96,9 +96,7 @@ def ciou(pred: Tensor, gt: Tensor) -> Tensor:
     return torch.where(denom > 0, inter / denom.clamp(min=1e-12), torch.zeros_like(inter))
 
 
-def score_maps(
-    maps: Tensor, boxes: list[Tensor], threshold: Threshold = "median", rule: GtRule = "union"
-) -> Tensor:
+def score_maps(maps: Tensor, boxes: list[Tensor], threshold: Threshold = "median", rule: GtRule = "union") -> Tensor:
     """Per-clip cIoU of (N, S, S) maps at the evaluation size against their boxes.
 
     The median rule is invariant to min-max normalisation (a per-map increasing affine map

@@ -46,13 +46,12 @@ def coverage_masks(boxes: list[Tensor], height: int, width: int) -> Tensor:
     if sum(counts) == 0:
         return out
     flat = torch.cat([b.reshape(-1, 4) for b in boxes]).float()  # (N, 4)
-    owner = torch.repeat_interleave(
-        torch.arange(batch, device=device), torch.tensor(counts, device=device)
-    )
+    owner = torch.repeat_interleave(torch.arange(batch, device=device), torch.tensor(counts, device=device))
     cover_x = _interval_coverage(flat[:, 0], flat[:, 2], width)  # (N, w)
     cover_y = _interval_coverage(flat[:, 1], flat[:, 3], height)  # (N, h)
     per_box = cover_y[:, :, None] * cover_x[:, None, :]  # (N, h, w)
-    return out.index_reduce_(0, owner, per_box, "amax", include_self=True)
+    index = owner[:, None, None].expand_as(per_box)
+    return out.scatter_reduce_(0, index, per_box, "amax", include_self=True)
 
 
 def _interval_coverage(start: Tensor, stop: Tensor, cells: int) -> Tensor:

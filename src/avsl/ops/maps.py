@@ -11,9 +11,7 @@ def upsample_maps(maps: Tensor, size: int) -> Tensor:
     """(B, h, w) -> (B, size, size), bilinear with align_corners=True (EZ-VSL test.py)."""
     if maps.shape[-2:] == (size, size):
         return maps
-    return F.interpolate(
-        maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=True
-    )[:, 0]
+    return F.interpolate(maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=True)[:, 0]
 
 
 def minmax_normalize(maps: Tensor) -> Tensor:
@@ -21,7 +19,5 @@ def minmax_normalize(maps: Tensor) -> Tensor:
     flat = maps.flatten(1)  # (B, h*w)
     low = flat.amin(dim=1, keepdim=True)
     span = flat.amax(dim=1, keepdim=True) - low
-    scaled = torch.where(
-        span > 0, (flat - low) / span.clamp(min=torch.finfo(flat.dtype).tiny), flat
-    )
+    scaled = torch.where(span > 0, (flat - low) / span.clamp(min=torch.finfo(flat.dtype).tiny), flat)
     return scaled.view_as(maps)

@@ -21,9 +21,7 @@ from avsl.errors import AvslError
 class LogMelSpectrogram(nn.Module):
     """(B, L) waveform -> (B, 1, n_mels, frames) log-mel power spectrogram."""
 
-    def __init__(
-        self, sample_rate: int, n_fft: int = 512, hop_length: int = 160, n_mels: int = 64
-    ) -> None:
+    def __init__(self, sample_rate: int, n_fft: int = 512, hop_length: int = 160, n_mels: int = 64) -> None:
         super().__init__()
         self.n_fft = n_fft
         self.hop_length = hop_length
@@ -60,9 +58,7 @@ class EZVSLSpectrogram(nn.Module):
         frames = waveform.float().unfold(-1, self.n_fft, step)  # (B, T, n_fft)
         frames = frames - frames.mean(dim=-1, keepdim=True)  # scipy's detrend="constant"
         spec = torch.fft.rfft(frames * self.window, dim=-1)  # (B, T, n_freqs)
-        psd = (spec.real.square() + spec.imag.square()) / (
-            self.sample_rate * self.window.square().sum()
-        )
+        psd = (spec.real.square() + spec.imag.square()) / (self.sample_rate * self.window.square().sum())
         psd[..., 1:-1] *= 2  # one-sided density; DC and Nyquist bins are not doubled
         return (torch.log(psd + self.log_floor) / self.scale).transpose(1, 2)[:, None]
 

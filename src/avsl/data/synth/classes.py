@@ -47,11 +47,7 @@ def _hexagon(u, v):
 
 
 def _pill(u, v):
-    return (
-        (abs(u) <= 1.0)
-        & (abs(v) <= 1.0)
-        & ((abs(u) <= 0.5) | ((abs(u) - 0.5) ** 2 * 4 + v**2 <= 1.0))
-    )
+    return (abs(u) <= 1.0) & (abs(v) <= 1.0) & ((abs(u) <= 0.5) | ((abs(u) - 0.5) ** 2 * 4 + v**2 <= 1.0))
 
 
 def _solid(u, v):
@@ -89,9 +85,7 @@ def _gradient(u, v):
 def _harmonic_stack(f0: float) -> Sound:
     def sound(t, jitter, rng):
         pitch = f0 * jitter
-        return sum(
-            np.sin(2 * np.pi * k * pitch * t + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 7)
-        )
+        return sum(np.sin(2 * np.pi * k * pitch * t + rng.uniform(0, 2 * np.pi)) / k for k in range(1, 7))
 
     return sound
 
@@ -178,9 +172,7 @@ CLASSES: tuple[ObjectClass, ...] = (
     ObjectClass("drum", _square, (0.85, 0.15, 0.15), _stripes, _noise_bursts(5.0)),
     ObjectClass("siren", _triangle, (0.15, 0.35, 0.95), _diagonal, _sweeps(500.0, 1600.0, 0.3)),
     ObjectClass("engine", _pill, (0.55, 0.55, 0.60), _checker, _am_hum(95.0, 7.0)),
-    ObjectClass(
-        "voice", _diamond, (0.95, 0.55, 0.20), _gradient, _formant_pulses(130.0, (700.0, 1200.0))
-    ),
+    ObjectClass("voice", _diamond, (0.95, 0.55, 0.20), _gradient, _formant_pulses(130.0, (700.0, 1200.0))),
     ObjectClass("flute", _ring, (0.20, 0.80, 0.30), _solid, _vibrato_tone(1800.0, 6.0)),
     ObjectClass("bird", _cross, (0.85, 0.25, 0.85), _dots, _chirps(5200.0, 3200.0, 7.0)),
     ObjectClass("clock", _hexagon, (0.15, 0.80, 0.85), _rings, _clicks(11.0)),

@@ -28,9 +28,7 @@ class SynthPreset:
     colour_jitter: float = 0.12  # per-instance hue/brightness jitter of the class colour
     pitch_jitter: float = 0.08  # per-instance relative jitter of the class's pitch and tempo
 
-    def with_counts(
-        self, num_train: int | None, num_val: int | None, num_test: int | None
-    ) -> SynthPreset:
+    def with_counts(self, num_train: int | None, num_val: int | None, num_test: int | None) -> SynthPreset:
         return replace(
             self,
             num_train=self.num_train if num_train is None else num_train,
@@ -44,17 +42,11 @@ class SynthPreset:
 
 PRESETS = {
     # The tests' preset: seconds to make, small frames, short audio.
-    "tiny": SynthPreset(
-        "tiny", num_train=48, num_val=16, num_test=16, image_size=64, audio_seconds=0.5
-    ),
+    "tiny": SynthPreset("tiny", num_train=48, num_val=16, num_test=16, image_size=64, audio_seconds=0.5),
     # What `make demo` trains on: DMT trains and evaluates in about 10 minutes on 2 cores.
-    "demo": SynthPreset(
-        "demo", num_train=2000, num_val=300, num_test=500, image_size=96, audio_seconds=1.0
-    ),
+    "demo": SynthPreset("demo", num_train=2000, num_val=300, num_test=500, image_size=96, audio_seconds=1.0),
     # The methods table: big enough for differences between methods to be real.
-    "bench": SynthPreset(
-        "bench", num_train=5000, num_val=500, num_test=1000, image_size=96, audio_seconds=1.0
-    ),
+    "bench": SynthPreset("bench", num_train=5000, num_val=500, num_test=1000, image_size=96, audio_seconds=1.0),
 }
 
 

@@ -16,9 +16,7 @@ def object_mask(obj: PlacedObject, image_size: int) -> np.ndarray:
     """(S, S) bool: the pixels the object covers (shape evaluated at pixel centres)."""
     mask = np.zeros((image_size, image_size), dtype=bool)
     u, v = _object_coords(obj)
-    mask[obj.y0 : obj.y0 + obj.height, obj.x0 : obj.x0 + obj.width] = CLASSES[
-        obj.class_index
-    ].shape(u, v)
+    mask[obj.y0 : obj.y0 + obj.height, obj.x0 : obj.x0 + obj.width] = CLASSES[obj.class_index].shape(u, v)
     return mask
 
 
@@ -60,9 +58,7 @@ def _background(scene: Scene, rng: np.random.Generator) -> np.ndarray:
     x, y = np.meshgrid(grid, grid)
     field = np.stack(
         [
-            0.35
-            + 0.15
-            * np.sin(2 * np.pi * (p[3 * c] * 3 * x + p[3 * c + 1] * 3 * y) + 6 * p[3 * c + 2])
+            0.35 + 0.15 * np.sin(2 * np.pi * (p[3 * c] * 3 * x + p[3 * c + 1] * 3 * y) + 6 * p[3 * c + 2])
             for c in range(3)
         ],
         axis=-1,
@@ -80,9 +76,7 @@ def _background(scene: Scene, rng: np.random.Generator) -> np.ndarray:
             field[ys, xs] = colour
         else:  # a soft blob
             radius = rng.uniform(0.02, 0.08) * size
-            blob = np.exp(-((x * size - cx) ** 2 + (y * size - cy) ** 2) / (2 * radius**2))[
-                ..., None
-            ]
+            blob = np.exp(-((x * size - cx) ** 2 + (y * size - cy) ** 2) / (2 * radius**2))[..., None]
             field = field * (1 - 0.6 * blob) + 0.6 * blob * colour
     return field
 
@@ -93,18 +87,14 @@ def _clutter_range(scene: Scene) -> tuple[int, int]:
     return max(1, int(6 * scale)), max(2, int(16 * scale))
 
 
-def render_audio(
-    scene: Scene, sample_rate: int, seconds: float, rng: np.random.Generator
-) -> np.ndarray:
+def render_audio(scene: Scene, sample_rate: int, seconds: float, rng: np.random.Generator) -> np.ndarray:
     """(round(seconds * rate),) float32: the sounding object's sound, noise, off-screen sound."""
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     noise = _coloured_noise(len(t), rng)
     mix = noise * TARGET_RMS * 10 ** (-scene.snr_db / 20)
     sounding = scene.sounding_object
     if sounding is not None:
-        mix += (
-            _unit_rms(CLASSES[sounding.class_index].sound(t, scene.pitch_jitter, rng)) * TARGET_RMS
-        )
+        mix += _unit_rms(CLASSES[sounding.class_index].sound(t, scene.pitch_jitter, rng)) * TARGET_RMS
     if scene.offscreen_class is not None:
         jitter = 1 + rng.uniform(-0.05, 0.05)
         offscreen = _unit_rms(CLASSES[scene.offscreen_class].sound(t, jitter, rng))

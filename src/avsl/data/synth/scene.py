@@ -18,15 +18,17 @@ SceneKind = Literal["sounding", "silent", "offscreen"]
 
 # The sounding object's box area as a fraction of the frame, per size bucket of the protocol
 # (SLAVC's 32^2 / 96^2 / 144^2 bounds in 224 x 224 pixels are 2.0 %, 18.4 %, 41.3 %), and how
-# often each bucket is drawn: small objects are over-represented on purpose, so the
-# small-object weakness shows up with enough clips to measure.
+# often each bucket is drawn. VGG-SS's test boxes fall 3 / 35 / 33 / 29 % in these buckets;
+# small objects get 10 % here so their weakness can be measured, the rest follows VGG-SS.
+# (Under the median threshold half the frame is "on", so a clip can only reach cIoU 0.5 when
+# its object covers a quarter of the frame: the size mix sets AP50's ceiling, as on VGG-SS.)
 SIZE_RANGES = {
     "small": (0.006, 0.02),
     "medium": (0.02, 0.18),
     "large": (0.18, 0.41),
     "huge": (0.41, 0.64),
 }
-SIZE_WEIGHTS = {"small": 0.25, "medium": 0.35, "large": 0.25, "huge": 0.15}
+SIZE_WEIGHTS = {"small": 0.10, "medium": 0.32, "large": 0.30, "huge": 0.28}
 # Distractors: small to large.
 DISTRACTOR_AREA = (0.006, 0.25)
 PLACEMENT_TRIES = 40
@@ -71,9 +73,7 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, kind: SceneKind)
     distractor_classes = [c for c in range(num_classes) if c != sounding_class]
     placed: list[PlacedObject] = []
     bucket = rng.choice(list(SIZE_WEIGHTS), p=list(SIZE_WEIGHTS.values()))
-    first = _place(
-        rng, preset, sounding_class, SIZE_RANGES[bucket], placed, sounding=kind == "sounding"
-    )
+    first = _place(rng, preset, sounding_class, SIZE_RANGES[bucket], placed, sounding=kind == "sounding")
     if first is not None:
         placed.append(first)
     for _ in range(int(rng.integers(0, preset.max_objects))):

@@ -43,9 +43,7 @@ class ClipJob:
     preset: SynthPreset
 
 
-def scene_for(
-    split: str, index: int, seed: int, preset: SynthPreset
-) -> tuple[Scene, np.random.Generator]:
+def scene_for(split: str, index: int, seed: int, preset: SynthPreset) -> tuple[Scene, np.random.Generator]:
     """The scene of one clip and the generator that renders it (the same for the same inputs)."""
     rng = np.random.default_rng([seed, _SPLIT_CODES[split], index])
     kind: SceneKind = "sounding"
@@ -81,9 +79,7 @@ def write_clip(job: ClipJob) -> dict:
         "bbox": [o["bbox"][0] for o in objects if o["sounding"]],
         "kind": scene.kind,
         "objects": objects,
-        "offscreen": CLASS_NAMES[scene.offscreen_class]
-        if scene.offscreen_class is not None
-        else None,
+        "offscreen": CLASS_NAMES[scene.offscreen_class] if scene.offscreen_class is not None else None,
     }
 
 

@@ -1,0 +1,86 @@
+"""Training data: clip banks for the train and val layouts, and the labelled subset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from avsl.constants import AUDIO_SECONDS, EVAL_SIZE
+from avsl.data.augment import stored_size
+from avsl.data.dataset import AVDataset
+from avsl.data.layout import read_layout_defaults
+from avsl.data.memory import ClipBank, load_clip_bank
+from avsl.errors import AvslError
+
+
+@dataclass
+class TrainData:
+    train: ClipBank  # frames stored with the crop margin
+    val: ClipBank | None  # frames at the model's input size
+    labeled: Tensor  # indices into train of the labelled subset
+    unlabeled: Tensor  # indices of the rest
+    image_size: int
+    audio_seconds: float
+
+
+def resolve_sizes(data_dir: Path, image_size: int, audio_seconds: float) -> tuple[int, float]:
+    """Config values win; 0 means the layout's avsl.json, else the protocol's 224 px / 3 s."""
+    layout = read_layout_defaults(data_dir)
+    return (
+        image_size or layout.get("image_size", EVAL_SIZE),
+        audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
+    )
+
+
+def split_dirs(data: Path, val: Path | None) -> tuple[Path, Path | None]:
+    """`--data ROOT` holding train/ (and val/) as `avsl synth` writes it, or a train layout."""
+    if not data.is_dir():
+        raise AvslError(f"{data}: data directory not found")
+    if (data / "train").is_dir():
+        return data / "train", val if val is not None else (data / "val" if (data / "val").is_dir() else None)
+    return data, val
+
+
+def choose_labeled(bank: ClipBank, fraction: float, seed: int) -> Tensor:
+    """A seeded subset of round(fraction x clips) (at least 1) among clips with a known box."""
+    boxed = torch.tensor([i for i in range(len(bank)) if bank.has_box[i] and len(bank.boxes[i])], dtype=torch.long)
+    wanted = max(1, round(fraction * len(bank)))
+    if len(boxed) == 0:
+        raise AvslError("no training clip has boxes in annotations.json; this method needs some")
+    if len(boxed) < wanted:
+        raise AvslError(f"labelled fraction {fraction} asks for {wanted} boxed clips but only {len(boxed)} have boxes")
+    order = torch.randperm(len(boxed), generator=torch.Generator().manual_seed(seed))
+    return boxed[order[:wanted]].sort().values
+
+
+def load_train_data(
+    train_dir: Path,
+    val_dir: Path | None,
+    image_size: int,
+    audio_seconds: float,
+    sample_rate: int,
+    labeled_fraction: float,
+    needs_boxes: bool,
+    seed: int,
+    workers: int,
+) -> TrainData:
+    size, seconds = resolve_sizes(train_dir, image_size, audio_seconds)
+    train = load_clip_bank(AVDataset(train_dir, stored_size(size), sample_rate, seconds), workers)
+    if len(train) == 0:
+        raise AvslError(f"{train_dir}: no readable training clips")
+    val = None
+    if val_dir is not None:
+        val = load_clip_bank(AVDataset(val_dir, size, sample_rate, seconds), workers)
+    if needs_boxes:
+        labeled = choose_labeled(train, labeled_fraction, seed)
+    else:
+        labeled = torch.zeros(0, dtype=torch.long)
+    is_labeled = torch.zeros(len(train), dtype=torch.bool)
+    is_labeled[labeled] = True
+    unlabeled = (~is_labeled).nonzero().flatten()
+    if needs_boxes and len(unlabeled) == 0:
+        unlabeled = labeled  # every clip is labelled: the unlabelled stream reuses them
+    return TrainData(train, val, labeled, unlabeled, size, seconds)

@@ -1,0 +1,74 @@
+"""The interface every method offers the training loop, and the pieces they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from avsl.losses.contrastive import unsupervised_loss
+from avsl.losses.supervised import box_targets, map_loss
+from avsl.models import create_localizer
+from avsl.types import AVBatch, LocalizerOutput, StepOutput
+
+Pool = Literal["all", "labeled", "unlabeled"]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A batch stream a method wants this step: which clips it draws from, and how many."""
+
+    pool: Pool
+    batch_size: int
+
+
+class Method(Protocol):
+    """What the training loop calls; see `avsl.engine.trainer`."""
+
+    modules: nn.ModuleDict  # every network with state, by name (saved in checkpoints)
+    specs: dict[str, dict]  # each network's localizer spec (rebuilt from checkpoints)
+    runners: dict[str, nn.Module]  # wrapped trainable modules (DDP) the step calls instead
+    inference_name: str  # the network that localizes at test time
+
+    def trainable_names(self) -> list[str]: ...
+
+    def streams(self, step: int) -> dict[str, StreamSpec]: ...
+
+    def trainable(self) -> list[nn.Parameter]: ...
+
+    def training_step(self, batches: dict[str, AVBatch], step: int) -> StepOutput: ...
+
+    def after_optimizer_step(self, step: int) -> None: ...
+
+    def evaluated(self, step: int) -> dict[str, nn.Module]: ...
+
+
+def build_localizer(spec: dict, seed: int) -> nn.Module:
+    """A localizer from its spec ({"name": ..., **constructor arguments}), seeded init."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        kwargs = {k: v for k, v in spec.items() if k != "name"}
+        return create_localizer(spec["name"], **kwargs)
+
+
+def forward_pair(model: nn.Module, first: AVBatch, second: AVBatch) -> tuple[LocalizerOutput, int]:
+    """One forward over two batches concatenated; returns the output and the split point."""
+    image = torch.cat([first.image, second.image])
+    audio = torch.cat([first.audio, second.audio])
+    return model(image, audio), len(first)
+
+
+def supervised_term(map_logits: Tensor, boxes: list[Tensor], dice_weight: float) -> Tensor:
+    """Map loss against the boxes' coverage masks at the map's resolution."""
+    target = box_targets(boxes, *map_logits.shape[-2:]).to(map_logits.device)
+    return map_loss(map_logits, target, dice_weight)
+
+
+def contrastive_term(objective: str, output: LocalizerOutput) -> Tensor:
+    return unsupervised_loss(objective, output)
+
+
+def as_logs(**values: Tensor | float) -> dict[str, float]:
+    return {k.replace("__", "/"): float(v.detach()) if isinstance(v, Tensor) else float(v) for k, v in values.items()}

@@ -1,0 +1,75 @@
+"""The audio-visual localizer: two encoders, projections, and the similarity map.
+
+S(x, y) = cos(F(x, y), e) between the projected visual feature map and the projected audio
+embedding; the map logit is (S - eps) / tau (METHOD.md), so a pixel-wise loss applies and
+sigmoid(logit) is a probability map. EZ-VSL and LVS share this network and differ in their
+unsupervised objective, which the localizer names (`objective`) and `avsl.losses` implements.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from avsl.models.registry import create_audio_encoder, create_visual_encoder, register_localizer
+from avsl.ops.spectrogram import create_frontend
+from avsl.types import LocalizerOutput
+
+# LVS's soft-positive threshold and temperature (Chen et al. 2021), used for the map logit.
+DEFAULT_EPS = 0.65
+DEFAULT_TAU = 0.03
+
+
+class AVLocalizer(nn.Module):
+    """forward(image, waveform) -> LocalizerOutput; see the module docstring."""
+
+    def __init__(
+        self,
+        objective: str,
+        visual: str = "tiny",
+        audio: str = "tiny",
+        visual_weights: str = "none",
+        width: int = 32,
+        norm: str = "batch",
+        dim: int = 128,
+        frontend: str = "logmel",
+        sample_rate: int = 16_000,
+        eps: float = DEFAULT_EPS,
+        tau: float = DEFAULT_TAU,
+    ) -> None:
+        super().__init__()
+        self.objective = objective
+        self.eps = eps
+        self.tau = tau
+        self.visual = create_visual_encoder(visual, weights=visual_weights, width=width, norm=norm)
+        self.audio = create_audio_encoder(audio, width=width, norm=norm)
+        self.frontend = None if self.audio.takes_waveform else create_frontend(frontend, sample_rate)
+        self.visual_proj = nn.Conv2d(self.visual.out_channels, dim, kernel_size=1)
+        self.audio_proj = nn.Linear(self.audio.out_channels, dim)
+
+    def embed(self, image: Tensor, waveform: Tensor) -> tuple[Tensor, Tensor]:
+        """L2-normalised visual map (B, D, h, w) and audio embedding (B, D)."""
+        visual = F.normalize(self.visual_proj(self.visual(image)), dim=1)  # (B, D, h, w)
+        audio_in = waveform if self.frontend is None else self.frontend(waveform)
+        audio = F.normalize(self.audio_proj(self.audio(audio_in)), dim=1)  # (B, D)
+        return visual, audio
+
+    def forward(self, image: Tensor, waveform: Tensor) -> LocalizerOutput:
+        visual, audio = self.embed(image, waveform)
+        similarity = own_similarity(visual, audio)  # (B, h, w)
+        return LocalizerOutput(map_logits=(similarity - self.eps) / self.tau, visual=visual, audio=audio)
+
+
+def own_similarity(visual: Tensor, audio: Tensor) -> Tensor:
+    """cos similarity of each clip's visual map with its own audio: (B, D, h, w), (B, D) -> (B, h, w)."""
+    return (visual * audio[:, :, None, None].to(visual.dtype)).sum(1)
+
+
+@register_localizer("ezvsl")
+def _ezvsl(**kwargs) -> AVLocalizer:
+    return AVLocalizer("ezvsl", **kwargs)
+
+
+@register_localizer("lvs")
+def _lvs(**kwargs) -> AVLocalizer:
+    return AVLocalizer("lvs", **kwargs)

@@ -1,0 +1,227 @@
+"""`avsl train` end to end on the tiny preset: run files, eval of the checkpoint, exact
+resume, two-process parity, and the user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from avsl.checkpoint import load_checkpoint
+from avsl.cli.main import main
+from avsl.config import load_config
+from avsl.data.synth.presets import get_preset
+from avsl.data.synth.writer import generate
+from avsl.engine.trainer import train
+
+FAST = [
+    "--set",
+    "data.batch_size=16",
+    "--set",
+    "data.workers=0",
+    "--set",
+    "model.width=8",
+    "--set",
+    "model.dim=16",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny") / "bench"
+    generate(out, get_preset("tiny"), seed=0, workers=2)
+    return out
+
+
+def test_train_then_eval_the_checkpoint(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--data",
+        str(tiny),
+        "--method",
+        "selfsup",
+        "--out",
+        str(run),
+        "--epochs",
+        "2",
+        *FAST,
+    ]
+    assert main(argv) == 0
+    for name in (
+        "config.yaml",
+        "labeled_ids.txt",
+        "last.safetensors",
+        "best.safetensors",
+        "log.jsonl",
+    ):
+        assert (run / name).exists(), name
+    assert list((run / "tb").iterdir())
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1.0, 2.0] and "val/model/ap50" in log[0]
+    out = tmp_path / "eval"
+    assert (
+        main(
+            [
+                "eval",
+                "--data",
+                str(tiny / "test"),
+                "--checkpoint",
+                str(run),
+                "--out",
+                str(out),
+                "--workers",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "metrics.json").read_text())["n"] > 0
+    assert main(argv) == 2  # the run exists: resume or overwrite, never silently clobber
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_labeled_subset_is_seeded_and_sized(tiny, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        run = tmp_path / name
+        argv = ["train", "--data", str(tiny), "--method", "supervised", "--labeled-fraction", "0.25",
+                "--out", str(run), "--epochs", "1", *FAST]  # fmt: skip
+        assert main(argv) == 0
+        runs.append((run / "labeled_ids.txt").read_text().split())
+    assert runs[0] == runs[1] and len(runs[0]) == 12  # 25 % of 48
+
+
+def run_config(method: str, epochs: int = 2, extra: tuple[str, ...] = ()):
+    return load_config(None, [f"method={method}", f"optim.epochs={epochs}", "labeled_fraction=0.25",
+                              "data.batch_size=16", "data.workers=0", "model.width=8", "model.dim=16",
+                              "semi.labeled_batch=4", "semi.warmup_epochs=1", *extra])  # fmt: skip
+
+
+def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path)[0]
+
+
+@pytest.mark.parametrize("method", ["supervised", "dmt"])
+def test_interrupted_run_resumes_exactly(tiny, tmp_path, method):
+    config = run_config(method, epochs=3, extra=("checkpoint_every=2",))
+    straight = tmp_path / "straight"
+    train(config, tiny / "train", tiny / "val", straight, torch.device("cpu"), progress=False)
+    broken = tmp_path / "broken"
+    train(
+        config,
+        tiny / "train",
+        tiny / "val",
+        broken,
+        torch.device("cpu"),
+        progress=False,
+        max_steps=5,
+    )
+    assert load_checkpoint(broken / "last.safetensors")[1]["step"] == 4  # mid-epoch save (every 2 steps)
+    train(
+        config,
+        tiny / "train",
+        tiny / "val",
+        broken,
+        torch.device("cpu"),
+        resume=True,
+        progress=False,
+    )
+    expected, resumed = (
+        checkpoint_tensors(straight / "last.safetensors"),
+        checkpoint_tensors(broken / "last.safetensors"),
+    )
+    assert expected.keys() == resumed.keys()
+    different = [k for k in expected if not torch.equal(expected[k], resumed[k])]
+    assert not different, different[:5]
+    steps = [json.loads(line)["step"] for line in (broken / "log.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # no epoch logged twice after the resume
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_with_the_same_global_batch(tiny, tmp_path):
+    common = ["--data", str(tiny), "--method", "supervised", "--labeled-fraction", "1", "--epochs", "1",
+              "--set", "data.batch_size=8", "--set", "data.workers=0", "--set", "model.width=8",
+              "--set", "model.dim=16", "--set", "model.norm=group", "--device", "cpu"]  # fmt: skip
+    single = tmp_path / "single"
+    assert main(["train", *common, "--out", str(single)]) == 0
+    double = tmp_path / "double"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(free_port()), "-m", "avsl.cli.main", "train", *common, "--out", str(double)]  # fmt: skip
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    one, two = (
+        checkpoint_tensors(single / "last.safetensors"),
+        checkpoint_tensors(double / "last.safetensors"),
+    )
+    for key in one:
+        if key.startswith("modules."):
+            torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--localizer", "nope"], "unknown localizer 'nope'"),
+        (["--labeled-fraction", "0"], "labelled fraction must be in (0, 1]"),
+        (["--labeled-fraction", "1.5"], "labelled fraction must be in (0, 1]"),
+        (["--method", "nope"], "invalid choice"),
+        (["--set", "optim.lrr=1"], "optim.lrr"),
+    ],
+)
+def test_bad_training_options_are_one_line_errors(tiny, tmp_path, capsys, extra, message):
+    argv = ["train", "--data", str(tiny), "--out", str(tmp_path / "run"), *FAST, *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_boxes_needed_but_absent(tiny, tmp_path, capsys):
+    bare = tmp_path / "bare"
+    (bare / "frames").mkdir(parents=True)
+    (bare / "audio").mkdir()
+    for path in sorted((tiny / "train" / "frames").glob("*.jpg"))[:8]:
+        (bare / "frames" / path.name).write_bytes(path.read_bytes())
+        wav = tiny / "train" / "audio" / f"{path.stem}.wav"
+        (bare / "audio" / wav.name).write_bytes(wav.read_bytes())
+    argv = [
+        "train",
+        "--data",
+        str(bare),
+        "--method",
+        "supervised",
+        "--out",
+        str(tmp_path / "r"),
+        *FAST,
+    ]
+    assert main(argv) == 2
+    assert "no training clip has boxes" in capsys.readouterr().err
+
+
+def test_eval_refuses_corrupt_or_foreign_checkpoints(tiny, tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage that is not a checkpoint")
+    argv = [
+        "eval",
+        "--data",
+        str(tiny / "test"),
+        "--checkpoint",
+        str(bad),
+        "--out",
+        str(tmp_path / "e"),
+    ]
+    assert main(argv) == 2
+    assert "not an avsl checkpoint" in capsys.readouterr().err
