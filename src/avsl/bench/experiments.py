@@ -1,0 +1,133 @@
+"""Train-then-test runs of the methods, shared by `avsl demo` and `avsl bench --suite methods`.
+
+Every number is a test-split score of the checkpoint that the run picked on the val split;
+the test split is touched once per reported number.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from avsl.config import load_config
+from avsl.data.dataset import AVDataset, collate_samples
+from avsl.engine.evaluate import evaluate
+from avsl.engine.trainer import train
+from avsl.inference.checkpoint_predictor import CheckpointPredictor
+from avsl.inference.predictors import CenterPredictor
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a results table: a method at a labelled fraction."""
+
+    name: str
+    method: str | None  # None: the centre baseline (no training)
+    fraction: float = 1.0
+
+
+def table_rows(fraction: float) -> list[Row]:
+    """The comparison table of METHOD.md at one labelled fraction."""
+    return [
+        Row("center", None),
+        Row("selfsup", "selfsup"),
+        Row("supervised", "supervised", fraction),
+        Row("pseudo", "pseudo", fraction),
+        Row("meanteacher", "meanteacher", fraction),
+        Row("dmt", "dmt", fraction),
+        Row("supervised (all boxes)", "supervised", 1.0),
+    ]
+
+
+def test_metrics(predictor, test_dir: Path, image_size: int, audio_seconds: float, device: torch.device) -> dict:
+    dataset = AVDataset(test_dir, image_size, 16_000, audio_seconds)
+    loader = DataLoader(dataset, batch_size=64, num_workers=2, collate_fn=collate_samples)
+    return evaluate(predictor, loader, device=device, progress=False).metrics("median")
+
+
+def run_row(
+    row: Row,
+    data_root: Path,
+    run_dir: Path,
+    config_file: Path,
+    seed: int,
+    device: torch.device,
+    image_size: int,
+    audio_seconds: float,
+    overrides: tuple[str, ...] = (),
+) -> dict:
+    """Train the row's method (unless it is the centre baseline) and score it on the test split."""
+    started = time.perf_counter()
+    if row.method is None:
+        metrics = test_metrics(CenterPredictor(), data_root / "test", image_size, audio_seconds, device)
+        return _summary(row, seed, metrics, {}, time.perf_counter() - started, None)
+    config = load_config(
+        config_file, [f"method={row.method}", f"labeled_fraction={row.fraction}", f"seed={seed}", *overrides]
+    )
+    train(config, data_root / "train", data_root / "val", run_dir, device)
+    predictor = CheckpointPredictor(run_dir, device)
+    metrics = test_metrics(predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, device)
+    return _summary(row, seed, metrics, _last_train_logs(run_dir), time.perf_counter() - started, run_dir)
+
+
+def _last_train_logs(run_dir: Path) -> dict:
+    lines = (run_dir / "log.jsonl").read_text().splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
+def _summary(row: Row, seed: int, metrics: dict, log: dict, seconds: float, run_dir: Path | None) -> dict:
+    return {
+        "name": row.name,
+        "method": row.method,
+        "labeled_fraction": row.fraction if row.method not in (None, "selfsup") else None,
+        "seed": seed,
+        "n": metrics["n"],
+        "ap50": metrics["ap50"],
+        "auc": metrics["auc"],
+        "ciou_mean": metrics["ciou_mean"],
+        "ciou_small": metrics["ciou_by_size"]["small"]["ciou_mean"],
+        "ap50_fixed": metrics["by_threshold"]["fixed"]["ap50"],
+        "pl_kept": log.get("train/pl/kept"),
+        "pl_iou_kept": log.get("train/pl/iou_kept"),
+        "pl_iou_teacher_a": log.get("train/pl/iou_teacher_a"),
+        "seconds": round(seconds, 1),
+        "run": str(run_dir) if run_dir else None,
+    }
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Mean (and spread over seeds when there are several) of each row's numbers."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["name"], row["labeled_fraction"]), []).append(row)
+    header = "| method | labels | seeds | AP50 | AUC | mean cIoU | small-object cIoU | AP50 (fixed 0.5) | pseudo-label IoU (kept / teacher A) | kept | minutes |"
+    lines = [header, "|" + " --- |" * 11]
+    for (name, fraction), group in groups.items():
+        labels = "none" if fraction is None else f"{fraction:.0%}"
+        cells = [name, labels, str(len(group))]
+        for key in ("ap50", "auc", "ciou_mean", "ciou_small", "ap50_fixed"):
+            cells.append(_mean_spread([g[key] for g in group], scale=100))
+        kept_iou = [g["pl_iou_kept"] for g in group if g["pl_iou_kept"] is not None]
+        single = [g["pl_iou_teacher_a"] for g in group if g["pl_iou_teacher_a"] is not None]
+        cells.append(f"{_mean_spread(kept_iou, 100)} / {_mean_spread(single, 100)}" if kept_iou else "")
+        kept = [g["pl_kept"] for g in group if g["pl_kept"] is not None]
+        cells.append(_mean_spread(kept, 100) if kept else "")
+        cells.append(f"{sum(g['seconds'] for g in group) / len(group) / 60:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _mean_spread(values: list[float | None], scale: float = 1.0) -> str:
+    present = [v * scale for v in values if v is not None]
+    if not present:
+        return ""
+    mean = sum(present) / len(present)
+    if len(present) == 1:
+        return f"{mean:.1f}"
+    spread = (sum((v - mean) ** 2 for v in present) / (len(present) - 1)) ** 0.5
+    return f"{mean:.1f} ± {spread:.1f}"
