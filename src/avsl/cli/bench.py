@@ -6,21 +6,32 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.bench import metrics_suite, synth_suite
+from avsl.bench import methods_suite, metrics_suite, synth_suite, train_suite
 from avsl.files import write_json
 
-SUITES = {"metrics": metrics_suite.run, "synth": synth_suite.run}
+SUITES = {
+    "metrics": metrics_suite.run,
+    "synth": synth_suite.run,
+    "train": train_suite.run,
+    "methods": methods_suite.run,
+}
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="speed benchmarks (medians over repeats)")
     parser.add_argument("--suite", choices=sorted(SUITES), required=True)
     parser.add_argument("--out", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--seeds", type=int, nargs="+", help="methods suite: seeds (default 0 1 2 at 3 %%)")
+    parser.add_argument("--fractions", type=float, nargs="+", help="methods suite: labelled fractions")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    results = {"suite": args.suite, **SUITES[args.suite]()}
+    if args.suite == "methods" and (args.seeds or args.fractions):
+        plan = tuple((f, tuple(args.seeds or (0,))) for f in (args.fractions or (0.03,)))
+        results = {"suite": args.suite, **methods_suite.run(plan=plan)}
+    else:
+        results = {"suite": args.suite, **SUITES[args.suite]()}
     print(json.dumps(results, indent=2))
     if args.out is not None:
         write_json(args.out, results)

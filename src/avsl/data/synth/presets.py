@@ -19,7 +19,8 @@ class SynthPreset:
     image_size: int
     audio_seconds: float
     sample_rate: int = 16_000
-    max_objects: int = 3  # objects per frame, the sounding one included
+    min_objects: int = 2  # objects per frame, the sounding one included (fewer when they do not fit)
+    max_objects: int = 4
     negative_fraction: float = 0.1  # of val/test clips: silent or off-screen-only audio, no box
     snr_db: tuple[float, float] = (-5.0, 15.0)  # sounding object vs background noise
     offscreen_probability: float = 0.3  # a faint sound of a class that is not in the frame

@@ -1,0 +1,99 @@
+"""Training-step speed at the standard size: ResNet-18 pair, 224 x 224 frames, 3 s of 16 kHz
+audio as EZ-VSL's 257 x 200 spectrogram, batch 32 (ISSUE #4's peer comparison).
+
+Reports, in one run: this machine's fp32 matrix-multiply rate (2048 x 2048), each localizer's
+step samples/s and its FLOP rate (torch's flop counter) as a fraction of the matmul rate, the
+bf16-autocast step, the data path alone (clip bank + weak augmentation), and the whole loop
+(data + step), whose shortfall against the step alone is what data loading costs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from avsl.bench.timing import median_seconds
+from avsl.config import load_config
+from avsl.data.augment import sample_crops, stored_size, weak_augment
+from avsl.data.dataset import AVDataset
+from avsl.data.memory import load_clip_bank
+from avsl.data.synth.presets import get_preset
+from avsl.data.synth.writer import generate
+from avsl.engine.build import build_method
+from avsl.engine.trainer import autocast
+
+BATCH = 32
+SIZE = 224
+SECONDS = 3.0
+
+
+def matmul_flops_per_second(dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    return 2 * n**3 / median_seconds(lambda: a @ b, repeats=10, warmup=3)
+
+
+def _method(localizer: str):
+    config = load_config(None, [
+        "method=selfsup", f"model.localizer={localizer}", "model.visual=resnet18", "model.audio=resnet18",
+        "model.frontend=ezvsl", "model.dim=512", f"data.batch_size={BATCH}",
+    ])  # fmt: skip
+    method = build_method(config, steps_per_epoch=1)
+    method.modules.to(memory_format=torch.channels_last)
+    return method, torch.optim.AdamW(method.trainable(), lr=1e-4)
+
+
+def _step(method, optimizer, batch, precision: str) -> None:
+    with autocast(torch.device("cpu"), precision):
+        output = method.training_step({"all": batch}, 0)
+    optimizer.zero_grad(set_to_none=True)
+    output.loss.backward()
+    optimizer.step()
+
+
+def run(repeats: int = 3) -> dict:
+    torch.manual_seed(0)
+    results: dict = {"batch": BATCH, "image_size": SIZE, "audio_seconds": SECONDS, "threads": torch.get_num_threads()}
+    fp32_rate = matmul_flops_per_second(torch.float32)
+    results["matmul_gflops_fp32"] = round(fp32_rate / 1e9, 1)
+    results["matmul_gflops_bf16"] = round(matmul_flops_per_second(torch.bfloat16) / 1e9, 1)
+    with tempfile.TemporaryDirectory() as folder:
+        preset = dataclasses.replace(get_preset("tiny"), image_size=SIZE, audio_seconds=SECONDS)
+        generate(Path(folder) / "d", preset.with_counts(4 * BATCH, 0, 0), seed=0)
+        bank = load_clip_bank(AVDataset(Path(folder) / "d" / "train", stored_size(SIZE), 16_000, SECONDS), workers=2)
+    generator = torch.Generator().manual_seed(0)
+
+    def next_batch():
+        indices = torch.randint(0, len(bank), (BATCH,), generator=generator)
+        batch = bank.batch(indices)
+        image, boxes = weak_augment(
+            batch.image, batch.boxes, SIZE, sample_crops(BATCH, bank.images.shape[-1], SIZE, generator)
+        )
+        return dataclasses.replace(batch, image=image.contiguous(memory_format=torch.channels_last), boxes=boxes)
+
+    results["loader_samples_per_s"] = round(BATCH / median_seconds(next_batch, repeats=10), 1)
+    fixed = next_batch()
+    for localizer in ("ezvsl", "lvs"):
+        results[localizer] = _measure(localizer, fixed, next_batch, fp32_rate, repeats)
+    return results
+
+
+def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int) -> dict:
+    method, optimizer = _method(localizer)
+    with FlopCounterMode(display=False) as counter:
+        _step(method, optimizer, fixed, "fp32")
+    flops = counter.get_total_flops()
+    row: dict = {"gflop_per_step": round(flops / 1e9, 1)}
+    for precision in ("fp32", "bf16"):
+        seconds = median_seconds(lambda p=precision: _step(method, optimizer, fixed, p), repeats=repeats)
+        row[f"step_samples_per_s_{precision}"] = round(BATCH / seconds, 2)
+        if precision == "fp32":
+            row["fp32_fraction_of_matmul"] = round(flops / seconds / fp32_rate, 3)
+    loop = median_seconds(lambda: _step(method, optimizer, next_batch(), "fp32"), repeats=repeats)
+    row["loop_samples_per_s_fp32"] = round(BATCH / loop, 2)
+    row["data_loading_loss"] = round(1 - row["loop_samples_per_s_fp32"] / row["step_samples_per_s_fp32"], 3)
+    row["bf16_speedup"] = round(row["step_samples_per_s_bf16"] / row["step_samples_per_s_fp32"], 2)
+    return row
