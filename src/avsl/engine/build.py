@@ -7,7 +7,7 @@ import math
 from avsl.config import TrainConfig
 from avsl.data.augment import StrongAugment
 from avsl.errors import AvslError
-from avsl.methods.single import SelfSupervised, Supervised
+from avsl.methods.single import SingleModel
 from avsl.methods.teacher_student import TeacherStudent, TeacherStudentSettings
 from avsl.models import list_localizers
 
@@ -56,9 +56,9 @@ def build_method(config: TrainConfig, steps_per_epoch: int):
     check_config(config)
     spec = localizer_spec(config)
     if config.method == "selfsup":
-        return SelfSupervised(spec, config.data.batch_size, config.seed)
+        return SingleModel(spec, config.data.batch_size, config.seed, "contrastive")
     if config.method == "supervised":
-        return Supervised(spec, config.data.batch_size, config.seed, config.loss.dice_weight)
+        return SingleModel(spec, config.data.batch_size, config.seed, "boxes", config.loss.dice_weight)
     s = config.semi
     pairs = s.pairs if config.method == "dmt" else 1
     settings = TeacherStudentSettings(
