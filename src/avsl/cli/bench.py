@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.bench import methods_suite, metrics_suite, synth_suite, train_suite
+from avsl.bench import dmt_suite, methods_suite, metrics_suite, synth_suite, train_suite
 from avsl.files import write_json
 
 SUITES = {
@@ -14,6 +14,7 @@ SUITES = {
     "synth": synth_suite.run,
     "train": train_suite.run,
     "methods": methods_suite.run,
+    "dmt": dmt_suite.run,
 }
 
 
