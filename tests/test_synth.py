@@ -105,7 +105,7 @@ def test_sounding_class_is_recoverable_from_the_spectrum(tmp_path):
     predicted = [names[i] for i in np.argmin(((test_x[:, None] - centroids[None]) ** 2).sum(-1), axis=1)]
     accuracy = np.mean([p == t for p, t in zip(predicted, test_y, strict=True)])
     print("nearest-centroid accuracy", accuracy)
-    assert accuracy > 0.6, accuracy  # chance is 1/8
+    assert accuracy > 0.4, accuracy  # chance is 1/16: twins differ only in pitch, tempo or band
 
 
 def test_center_baseline_evaluates_on_the_benchmark(tiny_bench, tmp_path):

@@ -12,21 +12,25 @@ import torch
 from avsl.bench.experiments import markdown_table, run_row, table_rows
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
-from avsl.data.synth.writer import generate
+from avsl.data.synth.writer import GENERATOR_VERSION, generate
 from avsl.files import atomic_write, write_json
 
 # ISSUE #5: 3 % labels over 3 seeds, 1 % and 10 % with one seed.
 DEFAULT_PLAN = ((0.03, (0, 1, 2)), (0.01, (0,)), (0.10, (0,)))
 
 
-def ensure_benchmark(root: Path, preset_name: str, seed: int = 0) -> None:
+def ensure_benchmark(root: Path, preset_name: str, seed: int = 0) -> bool:
+    """Make the benchmark in `root` unless a complete one of this generator, preset and seed is
+    there already; returns whether it was reused."""
     preset = get_preset(preset_name)
     manifest = root / "MANIFEST.json"
     if manifest.exists():
         made = json.loads(manifest.read_text())
-        if made.get("preset") == json.loads(json.dumps(preset.as_dict())) and made.get("seed") == seed:
-            return
+        same_preset = made.get("preset") == json.loads(json.dumps(preset.as_dict()))
+        if same_preset and made.get("seed") == seed and made.get("generator_version") == GENERATOR_VERSION:
+            return True
     generate(root, preset, seed=seed, overwrite=True)
+    return False
 
 
 def run(

@@ -4,14 +4,13 @@ baseline and self-supervised EZ-VSL on the test split, and print the table."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from avsl.bench.experiments import Row, markdown_table, run_row
+from avsl.bench.methods_suite import ensure_benchmark
 from avsl.cli.common import add_device_argument, pick_device
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
-from avsl.data.synth.writer import generate
 from avsl.files import atomic_write, write_json
 
 LABELED_FRACTION = 0.03  # METHOD.md: about 3 % of the boxes
@@ -30,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     preset = get_preset("tiny" if args.quick else "demo")
     config_file = config_path("quick" if args.quick else "demo")
     data_root = args.out / "data"
-    _ensure_benchmark(data_root, preset, args.seed)
+    reused = ensure_benchmark(data_root, preset.name, args.seed)
+    print(f"{'reusing' if reused else 'made'} the {preset.name} benchmark in {data_root}")
     device = pick_device(args.device)
     rows = [Row("center", None), Row("selfsup", "selfsup"), Row("dmt", "dmt", LABELED_FRACTION)]
     results = []
@@ -47,15 +47,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"data: {data_root}   runs: {args.out / 'runs'}   table: {args.out / 'results.md'}")
     print(f"see a run's curves with: tensorboard --logdir {args.out / 'runs'}")
     return 0
-
-
-def _ensure_benchmark(root: Path, preset, seed: int) -> None:
-    """Reuse a complete benchmark made with the same preset and seed; otherwise make it."""
-    manifest = root / "MANIFEST.json"
-    if manifest.exists():
-        made = json.loads(manifest.read_text())
-        if made.get("preset") == json.loads(json.dumps(preset.as_dict())) and made.get("seed") == seed:
-            print(f"reusing the {preset.name} benchmark in {root}")
-            return
-    print(f"making the {preset.name} benchmark in {root}")
-    generate(root, preset, seed=seed, overwrite=True)

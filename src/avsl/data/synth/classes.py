@@ -90,11 +90,12 @@ def _harmonic_stack(f0: float) -> Sound:
     return sound
 
 
-def _noise_bursts(tempo: float) -> Sound:
+def _noise_bursts(tempo: float, tilt: float = 0.0) -> Sound:
     def sound(t, jitter, rng):
         gate = (np.mod(t * tempo * jitter, 1.0) < 0.18).astype(np.float64)
-        noise = rng.standard_normal(len(t))
-        return noise * gate
+        spectrum = np.fft.rfft(rng.standard_normal(len(t)))
+        spectrum /= (np.arange(len(spectrum)) + 1.0) ** tilt  # 0: white, 1: brown-ish
+        return np.fft.irfft(spectrum, len(t)) * gate
 
     return sound
 
@@ -146,10 +147,10 @@ def _chirps(high: float, low: float, per_second: float) -> Sound:
     return sound
 
 
-def _clicks(per_second: float) -> Sound:
+def _clicks(per_second: float, carrier: float = 2500.0) -> Sound:
     def sound(t, jitter, rng):
         local = np.mod(t * per_second * jitter, 1.0)
-        return np.exp(-local * 60) * np.sin(2 * np.pi * 2500 * t)
+        return np.exp(-local * 60) * np.sin(2 * np.pi * carrier * t)
 
     return sound
 
@@ -167,14 +168,33 @@ class ObjectClass:
     sound: Sound
 
 
+# Classes come in twins (2k, 2k + 1): the same shape and texture in another colour, with a
+# sound of the same kind at another pitch, tempo or band. A twin is often in the frame as a
+# distractor, so telling which object sounds needs the fine audio-visual correspondence that
+# a few labelled clips teach poorly and many unlabelled ones can.
 CLASSES: tuple[ObjectClass, ...] = (
     ObjectClass("bell", _circle, (0.95, 0.80, 0.10), _radial, _harmonic_stack(440.0)),
+    ObjectClass("gong", _circle, (0.80, 0.10, 0.95), _radial, _harmonic_stack(660.0)),
     ObjectClass("drum", _square, (0.85, 0.15, 0.15), _stripes, _noise_bursts(5.0)),
+    ObjectClass("rattle", _square, (0.15, 0.15, 0.85), _stripes, _noise_bursts(8.0, tilt=1.0)),
     ObjectClass("siren", _triangle, (0.15, 0.35, 0.95), _diagonal, _sweeps(500.0, 1600.0, 0.3)),
+    ObjectClass("alarm", _triangle, (0.35, 0.95, 0.15), _diagonal, _sweeps(900.0, 2600.0, 0.2)),
     ObjectClass("engine", _pill, (0.55, 0.55, 0.60), _checker, _am_hum(95.0, 7.0)),
+    ObjectClass("motor", _pill, (0.45, 0.30, 0.15), _checker, _am_hum(150.0, 12.0)),
     ObjectClass("voice", _diamond, (0.95, 0.55, 0.20), _gradient, _formant_pulses(130.0, (700.0, 1200.0))),
+    ObjectClass("singer", _diamond, (0.55, 0.20, 0.95), _gradient, _formant_pulses(220.0, (400.0, 2200.0))),
     ObjectClass("flute", _ring, (0.20, 0.80, 0.30), _solid, _vibrato_tone(1800.0, 6.0)),
+    ObjectClass("whistle", _ring, (0.80, 0.30, 0.20), _solid, _vibrato_tone(1100.0, 4.0)),
     ObjectClass("bird", _cross, (0.85, 0.25, 0.85), _dots, _chirps(5200.0, 3200.0, 7.0)),
+    ObjectClass("frog", _cross, (0.25, 0.85, 0.55), _dots, _chirps(2800.0, 1800.0, 5.0)),
     ObjectClass("clock", _hexagon, (0.15, 0.80, 0.85), _rings, _clicks(11.0)),
+    ObjectClass("metronome", _hexagon, (0.80, 0.85, 0.15), _rings, _clicks(6.0, carrier=1200.0)),
 )
+
+
+def twin_of(class_index: int) -> int:
+    """The class sharing this one's shape and texture."""
+    return class_index ^ 1
+
+
 CLASS_NAMES = tuple(c.name for c in CLASSES)

@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from avsl.data.synth.classes import CLASSES
+from avsl.data.synth.classes import CLASSES, twin_of
 from avsl.data.synth.presets import SynthPreset
 
 SceneKind = Literal["sounding", "silent", "offscreen"]
@@ -70,9 +70,13 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, kind: SceneKind)
     first = _place(rng, preset, sounding_class, _size_range(rng), placed, sounding=kind == "sounding")
     if first is not None:
         placed.append(first)
-    for _ in range(int(rng.integers(preset.min_objects - 1, preset.max_objects))):
-        # distractors come from the same size mix: size alone never tells which object sounds
-        cls = int(rng.choice(distractor_classes))
+    for index in range(int(rng.integers(preset.min_objects - 1, preset.max_objects))):
+        # distractors come from the same size mix, so size alone never tells which object
+        # sounds; the first is often the sounding class's look-alike twin
+        if index == 0 and rng.random() < preset.twin_probability:
+            cls = twin_of(sounding_class)
+        else:
+            cls = int(rng.choice(distractor_classes))
         other = _place(rng, preset, cls, _size_range(rng), placed, sounding=False)
         if other is not None:
             placed.append(other)
