@@ -151,41 +151,9 @@ def test_existing_output_needs_overwrite(tiny_bench, tmp_path, capsys):
     out = tmp_path / "full"
     out.mkdir()
     (out / "something").write_text("keep me")
-    assert (
-        main(
-            [
-                "synth",
-                str(out),
-                "--preset",
-                "tiny",
-                "--num-train",
-                "2",
-                "--num-val",
-                "1",
-                "--num-test",
-                "1",
-            ]
-        )
-        == 2
-    )
+    argv = ["synth", str(out), "--preset", "tiny", "--num-train", "2", "--num-val", "1", "--num-test", "1"]
+    assert main(argv) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "something").read_text() == "keep me"
-    assert (
-        main(
-            [
-                "synth",
-                str(out),
-                "--preset",
-                "tiny",
-                "--num-train",
-                "2",
-                "--num-val",
-                "1",
-                "--num-test",
-                "1",
-                "--overwrite",
-            ]
-        )
-        == 0
-    )
+    assert main([*argv, "--overwrite"]) == 0
     assert json.loads((out / "MANIFEST.json").read_text())["counts"]["train"] == 2

@@ -111,28 +111,12 @@ def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("method", ["supervised", "dmt"])
 def test_interrupted_run_resumes_exactly(tiny, tmp_path, method):
     config = run_config(method, epochs=3, extra=("checkpoint_every=2",))
-    straight = tmp_path / "straight"
-    train(config, tiny / "train", tiny / "val", straight, torch.device("cpu"), progress=False)
-    broken = tmp_path / "broken"
-    train(
-        config,
-        tiny / "train",
-        tiny / "val",
-        broken,
-        torch.device("cpu"),
-        progress=False,
-        max_steps=5,
-    )
+    device = torch.device("cpu")
+    straight, broken = tmp_path / "straight", tmp_path / "broken"
+    train(config, tiny / "train", tiny / "val", straight, device, progress=False)
+    train(config, tiny / "train", tiny / "val", broken, device, progress=False, max_steps=5)
     assert load_checkpoint(broken / "last.safetensors")[1]["step"] == 4  # mid-epoch save (every 2 steps)
-    train(
-        config,
-        tiny / "train",
-        tiny / "val",
-        broken,
-        torch.device("cpu"),
-        resume=True,
-        progress=False,
-    )
+    train(config, tiny / "train", tiny / "val", broken, device, resume=True, progress=False)
     expected, resumed = (
         checkpoint_tensors(straight / "last.safetensors"),
         checkpoint_tensors(broken / "last.safetensors"),
