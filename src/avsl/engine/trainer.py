@@ -27,7 +27,7 @@ from avsl.data.augment import CropParams, sample_crops, weak_augment
 from avsl.data.memory import BatchStream, ClipBank
 from avsl.engine.build import NEEDS_BOXES, build_method, steps_per_epoch
 from avsl.engine.data import TrainData, load_train_data
-from avsl.engine.distributed import init_distributed, local_device
+from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
 from avsl.engine.evaluate import evaluate
 from avsl.engine.runlog import RunLog
 from avsl.engine.schedule import learning_rate, step_seed
@@ -174,6 +174,8 @@ def train(
     if dist_info.is_main and end_step == total_steps and best is None:
         _save(run_dir / BEST, method, optimizer, {**header, "step": end_step, "best": None})
     log.close()
+    if dist_info.world > 1:
+        shutdown_distributed()
     return TrainResult(run_dir, end_step, best, last_metrics, time.perf_counter() - started)
 
 
