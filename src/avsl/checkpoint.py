@@ -16,7 +16,9 @@ from torch import Tensor, nn
 from avsl.errors import AvslError
 from avsl.files import atomic_write
 
-CHECKPOINT_SUFFIX = ".safetensors"
+# A run directory holds the latest and the best-on-validation checkpoint.
+LAST_FILE = "last.safetensors"
+BEST_FILE = "best.safetensors"
 _HEADER_KEY = "avsl"
 
 

@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.checkpoint import load_checkpoint
+from avsl.checkpoint import LAST_FILE, load_checkpoint
 from avsl.cli.common import add_device_argument, pick_device, positive_int
 from avsl.config import config_from_dict, load_config
 from avsl.engine.build import METHODS, check_config
 from avsl.engine.data import split_dirs
-from avsl.engine.trainer import LAST, train
+from avsl.engine.trainer import train
 from avsl.errors import AvslError
 
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             overrides.append(f"{key}={value}")
     config = load_config(args.config, overrides)
     check_config(config)
-    if (args.out / LAST).exists() and not args.overwrite:
+    if (args.out / LAST_FILE).exists() and not args.overwrite:
         raise AvslError(f"{args.out}: holds a run already (use --resume {args.out} or --overwrite)")
     train_dir, val_dir = split_dirs(args.data, args.val)
     result = train(config, train_dir, val_dir, args.out, pick_device(args.device))
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    _, header = load_checkpoint(args.resume / LAST)
+    _, header = load_checkpoint(args.resume / LAST_FILE)
     config = config_from_dict(header["config"])
     data = header["data"]
     train_dir = Path(data["train"]) if args.data is None else split_dirs(args.data, args.val)[0]

@@ -9,7 +9,7 @@ the batches an uninterrupted one would, with no sampler state to save.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -33,10 +33,6 @@ class ClipBank:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def index_of(self, ids: Sequence[str]) -> Tensor:
-        position = {clip_id: i for i, clip_id in enumerate(self.ids)}
-        return torch.tensor([position[i] for i in ids if i in position], dtype=torch.long)
 
     def batch(self, indices: Tensor) -> AVBatch:
         """The clips at `indices` as an AVBatch (images still at the stored size)."""

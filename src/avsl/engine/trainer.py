@@ -14,6 +14,8 @@ from torch import nn
 from tqdm import tqdm
 
 from avsl.checkpoint import (
+    BEST_FILE,
+    LAST_FILE,
     load_checkpoint,
     load_module_state,
     optimizer_tensors,
@@ -36,8 +38,6 @@ from avsl.files import atomic_write
 from avsl.types import AVBatch
 
 CHECKPOINT_FORMAT = "avsl-checkpoint-1"
-LAST = "last.safetensors"
-BEST = "best.safetensors"
 
 
 @dataclass
@@ -92,7 +92,7 @@ def train(
     log = RunLog(run_dir, enabled=dist_info.is_main)
     start_step, best = 0, None
     if resume:
-        start_step, best = _restore(run_dir / LAST, method, optimizer)
+        start_step, best = _restore(run_dir / LAST_FILE, method, optimizer)
         log.truncate_after(start_step)
     elif dist_info.is_main:
         _write_run_files(run_dir, config, data, train_dir, val_dir)
@@ -163,16 +163,16 @@ def train(
                 score = last_metrics.get(method.inference_name, {}).get("ap50")
                 if score is not None and (best is None or score > best["ap50"]):
                     best = {"ap50": score, "step": done}
-                    _save(run_dir / BEST, method, optimizer, {**header, "step": done, "best": best})
+                    _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": done, "best": best})
             log.write(record, done)
             epoch_logs, samples, tick = {}, 0, time.perf_counter()
             if dist_info.is_main:
-                _save(run_dir / LAST, method, optimizer, {**header, "step": done, "best": best})
+                _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
         elif config.checkpoint_every and done % config.checkpoint_every == 0 and dist_info.is_main:
-            _save(run_dir / LAST, method, optimizer, {**header, "step": done, "best": best})
+            _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
     bar.close()
     if dist_info.is_main and end_step == total_steps and best is None:
-        _save(run_dir / BEST, method, optimizer, {**header, "step": end_step, "best": None})
+        _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": end_step, "best": None})
     log.close()
     if dist_info.world > 1:
         shutdown_distributed()

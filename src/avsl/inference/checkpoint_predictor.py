@@ -7,20 +7,18 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from avsl.checkpoint import load_checkpoint, load_module_state, unprefixed
+from avsl.checkpoint import BEST_FILE, load_checkpoint, load_module_state, unprefixed
 from avsl.errors import AvslError
 from avsl.methods.base import build_localizer
 from avsl.types import AVBatch
-
-BEST = "best.safetensors"
 
 
 def resolve_checkpoint(path: Path) -> Path:
     """A run directory means its best checkpoint; a file is taken as it is."""
     if path.is_dir():
-        if not (path / BEST).exists():
-            raise AvslError(f"{path}: run directory has no {BEST} (did training finish an epoch?)")
-        return path / BEST
+        if not (path / BEST_FILE).exists():
+            raise AvslError(f"{path}: run directory has no {BEST_FILE} (did training finish an epoch?)")
+        return path / BEST_FILE
     return path
 
 
