@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from avsl.config import load_config
+from avsl.constants import SAMPLE_RATE
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.engine.evaluate import evaluate
 from avsl.engine.trainer import train
@@ -44,8 +45,10 @@ def table_rows(fraction: float) -> list[Row]:
     ]
 
 
-def test_metrics(predictor, test_dir: Path, image_size: int, audio_seconds: float, device: torch.device) -> dict:
-    dataset = AVDataset(test_dir, image_size, 16_000, audio_seconds)
+def test_metrics(
+    predictor, test_dir: Path, image_size: int, audio_seconds: float, sample_rate: int, device: torch.device
+) -> dict:
+    dataset = AVDataset(test_dir, image_size, sample_rate, audio_seconds)
     loader = DataLoader(dataset, batch_size=64, num_workers=2, collate_fn=collate_samples)
     return evaluate(predictor, loader, device=device, progress=False).metrics("median")
 
@@ -64,14 +67,16 @@ def run_row(
     """Train the row's method (unless it is the centre baseline) and score it on the test split."""
     started = time.perf_counter()
     if row.method is None:
-        metrics = test_metrics(CenterPredictor(), data_root / "test", image_size, audio_seconds, device)
+        metrics = test_metrics(CenterPredictor(), data_root / "test", image_size, audio_seconds, SAMPLE_RATE, device)
         return _summary(row, seed, metrics, {}, time.perf_counter() - started, None)
     config = load_config(
         config_file, [f"method={row.method}", f"labeled_fraction={row.fraction}", f"seed={seed}", *overrides]
     )
     train(config, data_root / "train", data_root / "val", run_dir, device)
     predictor = CheckpointPredictor(run_dir, device)
-    metrics = test_metrics(predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, device)
+    metrics = test_metrics(
+        predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, predictor.sample_rate, device
+    )
     return _summary(row, seed, metrics, _last_train_logs(run_dir), time.perf_counter() - started, run_dir)
 
 

@@ -83,14 +83,15 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         predictor = CheckpointPredictor(args.checkpoint, device, args.network)
         image_size, audio_seconds = predictor.image_size, predictor.audio_seconds
+        sample_rate = predictor.sample_rate
     else:
         predictor = PREDICTORS[args.predictor]()
-        image_size, audio_seconds = None, None
+        image_size, audio_seconds, sample_rate = None, None, None
     layout = read_layout_defaults(existing_dir(args.data, "data directory"))
     dataset = AVDataset(
         args.data,
         args.image_size or image_size or layout.get("image_size", EVAL_SIZE),
-        layout.get("sample_rate", SAMPLE_RATE),
+        sample_rate or layout.get("sample_rate", SAMPLE_RATE),
         args.audio_seconds or audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
         split=args.split,
         box_policy=args.bad_boxes,

@@ -12,6 +12,7 @@ contrastive losses. The loop calls `after_optimizer_step`, which moves the EMA t
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Literal
 
@@ -80,7 +81,7 @@ class TeacherStudent:
             modules[f"student_{pair}"] = build_localizer(spec, seed + 7919 * index)
             self.specs[f"student_{pair}"] = self.specs[f"teacher_{pair}"] = spec
             if settings.ema_teacher:
-                teacher = build_localizer(spec, seed + 7919 * index)
+                teacher = copy.deepcopy(modules[f"student_{pair}"])
                 teacher.requires_grad_(False)
                 modules[f"teacher_{pair}"] = teacher.eval()
         self.modules = nn.ModuleDict(modules)
