@@ -135,9 +135,19 @@ def free_port() -> int:
 
 
 @pytest.mark.slow
-def test_two_processes_match_one_with_the_same_global_batch(tiny, tmp_path):
-    common = ["--data", str(tiny), "--method", "supervised", "--labeled-fraction", "1", "--epochs", "1",
-              "--set", "data.batch_size=8", "--set", "data.workers=0", "--set", "model.width=8",
+@pytest.mark.parametrize(
+    ("method", "schedule"),
+    [
+        ("supervised", ["--labeled-fraction", "1", "--epochs", "1"]),
+        # one warm-up epoch, then the unbiased stage: teachers, filter, strong views and EMA under
+        # DDP too; a tiny binarisation threshold, as the young maps are faint, so that the filter
+        # keeps some pseudo-labels and drops others (unequal counts per rank)
+        ("dmt", ["--labeled-fraction", "0.25", "--epochs", "2", "--set", "semi.warmup_epochs=1",
+                 "--set", "semi.labeled_batch=4", "--set", "semi.delta=1e-9"]),
+    ],
+)  # fmt: skip
+def test_two_processes_match_one_with_the_same_global_batch(tiny, tmp_path, method, schedule):
+    common = ["--data", str(tiny), "--method", method, *schedule, "--set", "data.batch_size=8", "--set", "data.workers=0", "--set", "model.width=8",
               "--set", "model.dim=16", "--set", "model.norm=group", "--device", "cpu"]  # fmt: skip
     single = tmp_path / "single"
     assert main(["train", *common, "--out", str(single)]) == 0
@@ -151,9 +161,17 @@ def test_two_processes_match_one_with_the_same_global_batch(tiny, tmp_path):
         checkpoint_tensors(single / "last.safetensors"),
         checkpoint_tensors(double / "last.safetensors"),
     )
-    for key in one:
-        if key.startswith("modules."):
-            torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=1e-5, msg=key)
+    # dmt: a binarised pseudo-label pixel and Adam's normalised step can turn float
+    # reassociation into a visible change of a few weights; the bulk must still agree exactly
+    atol = 1e-5 if method == "supervised" else 1e-4
+    keys = [k for k in one if k.startswith("modules.") and one[k].is_floating_point()]
+    for key in keys:
+        torch.testing.assert_close(two[key], one[key], rtol=1e-4, atol=atol, msg=key)
+    gaps = torch.cat([(one[k] - two[k]).abs().flatten() for k in keys])
+    assert float(gaps.mean()) < 1e-7 and float((gaps > 1e-5).float().mean()) < 1e-3
+    if method == "dmt":
+        kept = json.loads((single / "log.jsonl").read_text().splitlines()[-1])["train/pl/kept"]
+        assert 0 < kept < 1
 
 
 @pytest.mark.parametrize(

@@ -70,6 +70,8 @@ class SemiConfig:
     use_intersection: bool = True  # ablation: teacher A's map instead of the intersection
     strong_crop_scale: float = 0.6  # random resized crop keeps at least this area fraction
     strong_colour: float = 0.4  # colour jitter strength (brightness, contrast, saturation)
+    strong_hue: float = 0.1  # hue jitter; the synthetic benchmark sets 0, as its look-alike twins differ in hue
+    strong_grayscale: float = 0.2  # probability of a grey strong view (0 on the synthetic benchmark, as hue)
     strong_blur: float = 0.5  # probability of a Gaussian blur
     pair_b_audio: str = "vggish_tiny"  # DMT's second pair uses this audio encoder
     pairs: int = 2  # DMT ablation: 1 = a single teacher-student pair (no consensus)

@@ -43,6 +43,9 @@ class AVBatch:
     ids: list[str]
     labels: list[str | None] = field(default_factory=list)
     skipped: list[BadSample] = field(default_factory=list)
+    # (B,) int64 seeds of each clip's random views, drawn for the global batch, so a clip's
+    # augmentation does not depend on how the batch is split over ranks
+    seeds: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -90,10 +90,14 @@ class StrongAugment:
     Args:
         crop_scale: the crop keeps between this fraction and all of the frame's area.
         colour: strength of brightness / contrast / saturation jitter.
+        hue: hue jitter (a fraction of the colour wheel); 0 where hue tells classes apart.
+        grayscale: probability of dropping colour altogether.
         blur: probability of a Gaussian blur.
     """
 
-    def __init__(self, crop_scale: float = 0.6, colour: float = 0.4, blur: float = 0.5) -> None:
+    def __init__(
+        self, crop_scale: float = 0.6, colour: float = 0.4, hue: float = 0.1, grayscale: float = 0.2, blur: float = 0.5
+    ) -> None:
         self.geometric = v2.Compose(
             [
                 v2.RandomResizedCrop(1, scale=(crop_scale, 1.0), antialias=True),  # size set per call
@@ -102,29 +106,33 @@ class StrongAugment:
         )
         self.photometric = v2.Compose(
             [
-                v2.ColorJitter(brightness=colour, contrast=colour, saturation=colour, hue=min(colour / 4, 0.5)),
-                v2.RandomGrayscale(p=0.2),
+                v2.ColorJitter(brightness=colour, contrast=colour, saturation=colour, hue=hue),
+                v2.RandomGrayscale(p=grayscale),
                 v2.RandomApply([v2.GaussianBlur(kernel_size=5, sigma=(0.1, 1.5))], p=blur),
             ]
         )
         self.mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
         self.std = torch.tensor(IMAGENET_STD)[:, None, None]
 
-    def __call__(self, images: Tensor, masks: Tensor) -> tuple[Tensor, Tensor]:
+    def __call__(self, images: Tensor, masks: Tensor, seeds: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """(B, 3, S, S) normalised images, (B, h, w) float masks -> the strong views of both.
 
         Masks are moved at the image's resolution and area-averaged back to (h, w), so a
-        geometric change moves the label exactly as it moves the pixels.
+        geometric change moves the label exactly as it moves the pixels. With `seeds` (B,),
+        each clip's view is drawn from its own seed, whatever else shares its batch.
         """
         size = images.shape[-1]
         height, width = masks.shape[-2:]
         self.geometric.transforms[0].size = [size, size]
         full_masks = F.interpolate(masks[:, None].float(), size=(size, size), mode="nearest")[:, 0]
         out_images, out_masks = [], []
-        for image, mask in zip(images, full_masks, strict=True):
-            pixels = (image * self.std + self.mean).clamp(0, 1)
-            pixels, moved = self.geometric(tv_tensors.Image(pixels), tv_tensors.Mask(mask))
-            pixels = self.photometric(pixels)
+        for index, (image, mask) in enumerate(zip(images, full_masks, strict=True)):
+            with torch.random.fork_rng(devices=[], enabled=seeds is not None):
+                if seeds is not None:
+                    torch.manual_seed(int(seeds[index]))
+                pixels = (image * self.std + self.mean).clamp(0, 1)
+                pixels, moved = self.geometric(tv_tensors.Image(pixels), tv_tensors.Mask(mask))
+                pixels = self.photometric(pixels)
             out_images.append((pixels.as_subclass(Tensor) - self.mean) / self.std)
             out_masks.append(moved.as_subclass(Tensor))
         stacked_masks = torch.stack(out_masks)[:, None]  # (B, 1, S, S)

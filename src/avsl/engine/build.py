@@ -79,7 +79,7 @@ def build_method(config: TrainConfig, steps_per_epoch: int):
         dice_weight=config.loss.dice_weight,
     )
     specs = [spec, localizer_spec(config, audio=s.pair_b_audio)][:pairs]
-    strong = StrongAugment(s.strong_crop_scale, s.strong_colour, s.strong_blur)
+    strong = StrongAugment(s.strong_crop_scale, s.strong_colour, s.strong_hue, s.strong_grayscale, s.strong_blur)
     return TeacherStudent(specs, settings, strong, config.seed)
 
 

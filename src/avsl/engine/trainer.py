@@ -81,6 +81,7 @@ def train(
     per_epoch = steps_per_epoch(len(data.train), config.data.batch_size)
     total_steps = config.optim.epochs * per_epoch
     method = build_method(config, per_epoch)
+    _check_shards(method, total_steps, dist_info.world)
     method.modules.to(device)
     if config.channels_last:
         method.modules.to(memory_format=torch.channels_last)
@@ -129,10 +130,10 @@ def train(
                 streams[name] = BatchStream(pools[spec.pool], spec.batch_size, config.seed, zlib.crc32(name.encode()))
             indices = streams[name].indices(step)
             crops = sample_crops(len(indices), data.train.images.shape[-1], data.image_size, generator)
+            seeds = _view_seeds(len(indices), step_seed(config.seed, step), name)
             mine = slice(dist_info.rank, None, dist_info.world)
-            batches[name] = _weak_view(
-                data.train, indices[mine], crops[mine], data.image_size, device, config.channels_last
-            )
+            view = _weak_view(data.train, indices[mine], crops[mine], data.image_size, device, config.channels_last)
+            batches[name] = replace(view, seeds=seeds[mine])
         with autocast(device, config.precision):
             output = method.training_step(batches, step)
         optimizer.zero_grad(set_to_none=True)
@@ -179,6 +180,14 @@ def train(
     return TrainResult(run_dir, end_step, best, last_metrics, time.perf_counter() - started)
 
 
+def _check_shards(method, total_steps: int, world: int) -> None:
+    """Each rank takes an equal share of every batch; unequal shards would weigh clips unequally."""
+    sizes = {spec.batch_size for step in (0, total_steps - 1) for spec in method.streams(step).values()}
+    uneven = sorted(size for size in sizes if size % world)
+    if uneven:
+        raise AvslError(f"batch sizes {uneven} do not divide over {world} processes; choose multiples of {world}")
+
+
 def _optimizer(config: TrainConfig, params: list[nn.Parameter]) -> torch.optim.Optimizer:
     kind = config.optim.optimizer
     if kind == "adamw":
@@ -186,6 +195,12 @@ def _optimizer(config: TrainConfig, params: list[nn.Parameter]) -> torch.optim.O
     if kind == "adam":
         return torch.optim.Adam(params, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     raise AvslError(f"unknown optimizer {kind!r}; choose adamw or adam")
+
+
+def _view_seeds(count: int, seed: int, stream: str) -> torch.Tensor:
+    """Per-clip seeds of the step's global batch for the method's own random views."""
+    generator = torch.Generator().manual_seed(seed ^ zlib.crc32(stream.encode()))
+    return torch.randint(0, 2**62, (count,), generator=generator)
 
 
 def _weak_view(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import torch
@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from avsl.losses.contrastive import unsupervised_loss
 from avsl.losses.supervised import box_targets, map_loss
 from avsl.models import create_localizer
+from avsl.ops.collective import gather_batch
 from avsl.types import AVBatch, LocalizerOutput, StepOutput
 
 Pool = Literal["all", "labeled", "unlabeled"]
@@ -67,7 +68,10 @@ def supervised_term(map_logits: Tensor, boxes: list[Tensor], dice_weight: float)
 
 
 def contrastive_term(objective: str, output: LocalizerOutput) -> Tensor:
-    return unsupervised_loss(objective, output)
+    """The localizer's objective over the global batch: under DDP every rank's clips are negatives."""
+    return unsupervised_loss(
+        objective, replace(output, visual=gather_batch(output.visual), audio=gather_batch(output.audio))
+    )
 
 
 def as_logs(**values: Tensor | float) -> dict[str, float]:

@@ -29,6 +29,7 @@ from avsl.methods.base import (
     forward_pair,
     supervised_term,
 )
+from avsl.ops.collective import global_sum, world_size
 from avsl.semi.ema import ema_update_
 from avsl.semi.pseudo import (
     binarize_probabilities,
@@ -64,6 +65,7 @@ class TeacherStudentSettings:
 
 
 PAIR_NAMES = ("a", "b")
+STRONG_VIEW_SEED_STRIDE = 1_000_003  # each student's strong view of a clip has its own seed
 
 
 class TeacherStudent:
@@ -157,12 +159,16 @@ class TeacherStudent:
         keep = labels.keep
         total = 0.0
         logs = self._diagnostics(labels, teacher_maps, unlabeled)
-        for pair in self.pairs:
-            image, target = self.strong(unlabeled.image, labels.mask.float())
+        # the pseudo-label loss is a mean over the kept clips of the global batch, not of one shard
+        kept_here = keep.sum()
+        kept_share = kept_here * world_size() / global_sum(kept_here).clamp(min=1)
+        for index, pair in enumerate(self.pairs):
+            seeds = None if unlabeled.seeds is None else unlabeled.seeds + STRONG_VIEW_SEED_STRIDE * index
+            image, target = self.strong(unlabeled.image, labels.mask.float(), seeds)
             strong = AVBatch(image=image, audio=unlabeled.audio, boxes=[], has_box=keep, ids=unlabeled.ids)
             output, split = forward_pair(self.student(pair), labeled, strong)
             sup = supervised_term(output.map_logits[:split], labeled.boxes, self.settings.dice_weight)
-            pseudo = map_loss(output.map_logits[split:][keep], target[keep], self.settings.dice_weight)
+            pseudo = map_loss(output.map_logits[split:][keep], target[keep], self.settings.dice_weight) * kept_share
             con = contrastive_term(self.objectives[pair], output)
             total = total + sup + self.settings.lambda_u * pseudo + self.settings.lambda_c * con
             logs.update(
