@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,10 @@ import soundfile as sf
 
 from avsl.cli.main import main
 from avsl.data.dataset import AVDataset
-from avsl.data.synth.classes import CLASSES
+from avsl.data.synth.classes import CLASSES, twin_of
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.render import mask_box, object_mask, render_frame
+from avsl.data.synth.scene import sample_scene
 from avsl.data.synth.writer import generate, scene_for
 
 TINY = get_preset("tiny")
@@ -49,6 +51,25 @@ def test_layout_and_manifest(tiny_bench):
     dataset = AVDataset(tiny_bench / "train", 64, 16_000, 0.5)
     sample = dataset[0]
     assert sample.image.shape == (3, 64, 64) and sample.waveform.shape == (8000,)
+
+
+def test_rivals_stand_side_by_side_and_either_may_sound():
+    """A rival scene puts two objects on either side of a straight cut, the sounding one on a
+    random side, and the rival is often the sounding class's twin."""
+    preset = replace(get_preset("bench"), min_objects=2, max_objects=2, rival_probability=1.0, twin_probability=0.5)
+    rng = np.random.default_rng(0)
+    left_or_top, twins = 0, 0
+    for _ in range(200):
+        scene = sample_scene(rng, preset, "sounding")
+        assert len(scene.objects) == 2
+        sounding = scene.sounding_object
+        rival = next(o for o in scene.objects if not o.sounding)
+        apart_in_x = sounding.x0 + sounding.width <= rival.x0 or rival.x0 + rival.width <= sounding.x0
+        apart_in_y = sounding.y0 + sounding.height <= rival.y0 or rival.y0 + rival.height <= sounding.y0
+        assert apart_in_x or apart_in_y
+        left_or_top += sounding.x0 < rival.x0 if apart_in_x else sounding.y0 < rival.y0
+        twins += rival.class_index == twin_of(sounding.class_index)
+    assert 60 < left_or_top < 140 and 60 < twins < 140
 
 
 def test_boxes_match_the_drawn_objects():

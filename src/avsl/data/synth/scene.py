@@ -18,13 +18,14 @@ SceneKind = Literal["sounding", "silent", "offscreen"]
 
 # Object box area as a fraction of the frame, per size bucket of the protocol (SLAVC's
 # 32^2 / 96^2 / 144^2 bounds in 224 x 224 pixels are 2.0 %, 18.4 %, 41.3 %), and how often
-# each bucket is drawn, for the sounding object and the distractors alike. VGG-SS's test boxes
-# fall 3 / 35 / 33 / 29 % in these buckets; here small objects get 10 % so their weakness can
-# be measured. Under the median threshold half the frame is "on", so a clip can only reach
-# cIoU 0.5 when its object covers a quarter of the frame: the size mix sets AP50's ceiling (as
-# on VGG-SS), and large objects must be common for AP50 to tell methods apart.
+# each bucket is drawn, for the sounding object and the distractors alike. Under the median
+# threshold half the frame is "on", so a clip can only reach cIoU 0.5 when its object covers a
+# quarter of the frame: the size mix sets AP50's ceiling (as on VGG-SS). Side-by-side pairs cap
+# huge objects at about half the frame, so the sounding boxes come out near 10 / 16 / 49 / 24 %
+# (VGG-SS: 3 / 35 / 33 / 29 %) and 58 % of them reach a quarter of the frame. Small objects are
+# over-represented so that their weakness can be measured.
 SIZE_RANGES = {"small": (0.006, 0.02), "medium": (0.02, 0.18), "large": (0.18, 0.41), "huge": (0.41, 0.64)}
-SIZE_WEIGHTS = {"small": 0.10, "medium": 0.25, "large": 0.40, "huge": 0.25}
+SIZE_WEIGHTS = {"small": 0.10, "medium": 0.15, "large": 0.30, "huge": 0.45}
 ASPECT_RANGE = (0.6, 1.7)  # width / height
 PLACEMENT_TRIES = 40
 
@@ -66,15 +67,23 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, kind: SceneKind)
     num_classes = len(CLASSES)
     sounding_class = int(rng.integers(num_classes))
     distractor_classes = [c for c in range(num_classes) if c != sounding_class]
+    sounding = kind == "sounding"
+    area_range = _size_range(rng)
+    num_distractors = int(rng.integers(preset.min_objects - 1, preset.max_objects))
     placed: list[PlacedObject] = []
-    first = _place(rng, preset, sounding_class, _size_range(rng), placed, sounding=kind == "sounding")
-    if first is not None:
-        placed.append(first)
-    for index in range(int(rng.integers(preset.min_objects - 1, preset.max_objects))):
-        # distractors come from the same size mix, so size alone never tells which object
-        # sounds; the first is often the sounding class's look-alike twin
-        if index == 0 and rng.random() < preset.twin_probability:
-            cls = twin_of(sounding_class)
+    if num_distractors and rng.random() < preset.rival_probability:
+        # a rival of the same size on the other side of the frame: only the audio says which
+        # of the two sounds, and neither sits in the middle where a centre prior would find it
+        rival_class = _first_distractor_class(rng, preset, sounding_class, distractor_classes)
+        placed.extend(_place_side_by_side(rng, preset, (sounding_class, rival_class), area_range, sounding))
+        num_distractors -= 1
+    else:
+        first = _place(rng, preset, sounding_class, area_range, placed, sounding=sounding)
+        placed.extend([first] if first is not None else [])
+    for _ in range(num_distractors):
+        # distractors come from the same size mix, so size alone never tells which object sounds
+        if len(placed) == 1:
+            cls = _first_distractor_class(rng, preset, sounding_class, distractor_classes)
         else:
             cls = int(rng.choice(distractor_classes))
         other = _place(rng, preset, cls, _size_range(rng), placed, sounding=False)
@@ -98,6 +107,15 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, kind: SceneKind)
     )
 
 
+def _first_distractor_class(
+    rng: np.random.Generator, preset: SynthPreset, sounding_class: int, distractor_classes: list[int]
+) -> int:
+    """Often the sounding class's look-alike twin, so that looks alone do not tell which sounds."""
+    if rng.random() < preset.twin_probability:
+        return twin_of(sounding_class)
+    return int(rng.choice(distractor_classes))
+
+
 def _size_range(rng: np.random.Generator) -> tuple[float, float]:
     return SIZE_RANGES[rng.choice(list(SIZE_WEIGHTS), p=list(SIZE_WEIGHTS.values()))]
 
@@ -109,22 +127,52 @@ def _place(
     area_range: tuple[float, float],
     existing: list[PlacedObject],
     sounding: bool,
+    region: tuple[int, int, int, int] | None = None,
 ) -> PlacedObject | None:
-    """An object of log-uniform area in `area_range` at a free spot, or None after many tries."""
+    """An object of log-uniform area in `area_range` (of the frame) at a free spot inside
+    `region` (x0, y0, width, height; the whole frame by default), or None after many tries."""
     size = preset.image_size
+    rx, ry, region_width, region_height = region or (0, 0, size, size)
     base = np.array(CLASSES[class_index].colour)
     for _ in range(PLACEMENT_TRIES):
         area = np.exp(rng.uniform(np.log(area_range[0]), np.log(area_range[1]))) * size * size
         aspect = np.exp(rng.uniform(np.log(ASPECT_RANGE[0]), np.log(ASPECT_RANGE[1])))
-        width = int(np.clip(round(np.sqrt(area * aspect)), 3, size))
-        height = int(np.clip(round(np.sqrt(area / aspect)), 3, size))
-        x0 = int(rng.integers(0, size - width + 1))
-        y0 = int(rng.integers(0, size - height + 1))
+        width = int(np.clip(round(np.sqrt(area * aspect)), 3, region_width))
+        height = int(np.clip(round(np.sqrt(area / aspect)), 3, region_height))
+        x0 = rx + int(rng.integers(0, region_width - width + 1))
+        y0 = ry + int(rng.integers(0, region_height - height + 1))
         if all(_apart(x0, y0, width, height, o) for o in existing):
             jitter = rng.uniform(-preset.colour_jitter, preset.colour_jitter, size=3)
             colour = tuple(float(c) for c in np.clip(base + jitter, 0, 1))
             return PlacedObject(class_index, x0, y0, width, height, colour, sounding)
     return None
+
+
+def _place_side_by_side(
+    rng: np.random.Generator,
+    preset: SynthPreset,
+    classes: tuple[int, int],
+    area_range: tuple[float, float],
+    sounding: bool,
+) -> list[PlacedObject]:
+    """Two objects of one size bucket, each in its own part of a frame cut in two at a random
+    line; the first class is the sounding one (when the scene sounds), on a random side. Areas
+    are capped by what fits in a part, so a huge pair comes out large."""
+    size = preset.image_size
+    vertical_cut = bool(rng.random() < 0.5)
+    cut = int(round(size * rng.uniform(0.4, 0.6)))
+    parts = [(0, 0, cut, size), (cut + 1, 0, size - cut - 1, size)]  # x0, y0, width, height
+    if not vertical_cut:
+        parts = [(y, x, h, w) for x, y, w, h in parts]
+    sides = rng.permutation(2)
+    objects = []
+    for role, class_index in enumerate(classes):
+        x0, y0, width, height = parts[int(sides[role])]
+        region = (x0, y0, width, height)
+        obj = _place(rng, preset, class_index, area_range, [], sounding=sounding and role == 0, region=region)
+        if obj is not None:
+            objects.append(obj)
+    return objects
 
 
 def _apart(x0: int, y0: int, width: int, height: int, other: PlacedObject, margin: int = 1) -> bool:
