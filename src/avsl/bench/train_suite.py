@@ -2,7 +2,8 @@
 audio as EZ-VSL's 257 x 200 spectrogram, batch 32 (ISSUE #4's peer comparison).
 
 Reports, in one run: this machine's fp32 matrix-multiply rate (2048 x 2048), each localizer's
-step samples/s and its FLOP rate (torch's flop counter) as a fraction of the matmul rate, the
+step samples/s and its FLOP rate (torch's flop counter) as a fraction of the matmul rate, where
+the step's time goes (convolutions against the memory-bound layers, from torch.profiler), the
 bf16-autocast step, the data path alone (clip bank + weak augmentation), and the whole loop
 (data + step), whose shortfall against the step alone is what data loading costs.
 """
@@ -14,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from avsl.bench.timing import median_seconds
@@ -81,12 +83,34 @@ def run(repeats: int = 3) -> dict:
     return results
 
 
+def _time_shares(method, optimizer, batch) -> dict:
+    """Where an fp32 step's time goes: convolutions (the FLOPs) against the memory-bound rest."""
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        _step(method, optimizer, batch, "fp32")
+    self_us = {e.key: e.self_cpu_time_total for e in profiler.key_averages()}
+    total = sum(self_us.values())
+    groups = {
+        "convolution": ("aten::mkldnn_convolution", "aten::convolution_backward"),
+        "batch_norm": ("aten::native_batch_norm", "aten::native_batch_norm_backward"),
+        "relu": ("aten::relu_", "aten::clamp_min_", "aten::threshold_backward"),
+        "max_pool": ("aten::max_pool2d_with_indices", "aten::max_pool2d_with_indices_backward"),
+        "zero_fill": ("aten::fill_", "aten::zero_"),  # mostly max-pool backward's gradient buffer
+    }
+    shares = {name: round(sum(self_us.get(k, 0) for k in keys) / total, 3) for name, keys in groups.items()}
+    shares["other"] = round(1 - sum(shares.values()), 3)
+    return {"time_shares": shares, "convolution_seconds": round(total * shares["convolution"] / 1e6, 3)}
+
+
 def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int) -> dict:
     method, optimizer = _method(localizer)
     with FlopCounterMode(display=False) as counter:
         _step(method, optimizer, fixed, "fp32")
     flops = counter.get_total_flops()
     row: dict = {"gflop_per_step": round(flops / 1e9, 1)}
+    profiled = _time_shares(method, optimizer, fixed)
+    # nearly all counted FLOPs are convolutions: their own rate against the matmul rate
+    profiled["convolution_fraction_of_matmul"] = round(flops / profiled["convolution_seconds"] / fp32_rate, 3)
+    row.update(profiled)
     for precision in ("fp32", "bf16"):
         seconds = median_seconds(lambda p=precision: _step(method, optimizer, fixed, p), repeats=repeats)
         row[f"step_samples_per_s_{precision}"] = round(BATCH / seconds, 2)

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.bench import dmt_suite, methods_suite, metrics_suite, synth_suite, train_suite
+from avsl.bench import dmt_suite, methods_suite, metrics_suite, precision_suite, synth_suite, train_suite
 from avsl.files import write_json
 
 SUITES = {
@@ -15,6 +15,7 @@ SUITES = {
     "train": train_suite.run,
     "methods": methods_suite.run,
     "dmt": dmt_suite.run,
+    "precision": precision_suite.run,
 }
 
 
