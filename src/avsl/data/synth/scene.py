@@ -167,8 +167,7 @@ def _place_side_by_side(
     sides = rng.permutation(2)
     objects = []
     for role, class_index in enumerate(classes):
-        x0, y0, width, height = parts[int(sides[role])]
-        region = (x0, y0, width, height)
+        region = parts[int(sides[role])]
         obj = _place(rng, preset, class_index, area_range, [], sounding=sounding and role == 0, region=region)
         if obj is not None:
             objects.append(obj)
