@@ -17,3 +17,20 @@ def median_seconds(work: Callable[[], object], repeats: int = 5, warmup: int = 1
         work()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def paired_median_seconds(
+    first: Callable[[], object], second: Callable[[], object], repeats: int = 5, warmup: int = 1
+) -> tuple[float, float]:
+    """Medians of two pieces of work timed alternately, so that drift of the machine's speed
+    (frequency, neighbours) hits both alike; for comparing two nearly equal costs."""
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeats):
+        for work, bucket in ((first, times[0]), (second, times[1])):
+            start = time.perf_counter()
+            work()
+            bucket.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
