@@ -13,6 +13,7 @@ from avsl.bench.experiments import markdown_table, run_row, table_rows
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import GENERATOR_VERSION, generate
+from avsl.errors import AvslError
 from avsl.files import atomic_write, write_json
 
 # ISSUE #5: 3 % labels over 3 seeds, 1 % and 10 % with one seed.
@@ -44,7 +45,7 @@ def run(
     data_root = work_dir / "data"
     ensure_benchmark(data_root, "bench")
     results_path = results_dir / "methods.json"
-    rows: list[dict] = json.loads(results_path.read_text()) if results_path.exists() else []
+    rows = _finished_rows(results_path)
     done = {(r["name"], r["labeled_fraction"], r["seed"]) for r in rows}
     for fraction, seeds in plan:
         for seed in seeds:
@@ -57,10 +58,24 @@ def run(
                     continue
                 run_dir = work_dir / "runs" / f"{fraction:g}" / row.name.replace(" ", "_") / f"seed{seed}"
                 print(f"== {row.name} (labels {fraction:.0%}, seed {seed}) ==", flush=True)
-                rows.append(run_row(row, data_root, run_dir, config_path("bench"), seed, device,
-                                    preset.image_size, preset.audio_seconds))  # fmt: skip
+                result = run_row(row, data_root, run_dir, config_path("bench"), seed, device,
+                                 preset.image_size, preset.audio_seconds)  # fmt: skip
+                rows.append({**result, "generator_version": GENERATOR_VERSION})
                 done.add((row.name, key_fraction, seed))
                 write_json(results_path, rows)
                 table = markdown_table(rows)
                 atomic_write(results_dir / "methods.md", lambda stream, t=table: stream.write(t.encode()))
     return {"rows": len(rows), "results": str(results_path)}
+
+
+def _finished_rows(results_path: Path) -> list[dict]:
+    """The rows a resumed suite keeps; rows measured on another version of the benchmark would
+    make a table of incomparable numbers, so they stop the suite instead."""
+    rows: list[dict] = json.loads(results_path.read_text()) if results_path.exists() else []
+    versions = {str(row.get("generator_version", "unrecorded")) for row in rows} - {GENERATOR_VERSION}
+    if versions:
+        raise AvslError(
+            f"{results_path} holds rows of benchmark version {', '.join(sorted(versions))}, not "
+            f"{GENERATOR_VERSION}; move it away to start a new table"
+        )
+    return rows

@@ -1,0 +1,26 @@
+"""The methods suite resumes from its results file, but never mixes benchmark versions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from avsl.bench.methods_suite import _finished_rows
+from avsl.data.synth.writer import GENERATOR_VERSION
+from avsl.errors import AvslError
+
+
+def test_resumes_from_rows_of_this_benchmark_version(tmp_path):
+    path = tmp_path / "methods.json"
+    assert _finished_rows(path) == []
+    rows = [{"name": "center", "seed": 0, "generator_version": GENERATOR_VERSION}]
+    path.write_text(json.dumps(rows))
+    assert _finished_rows(path) == rows
+
+
+def test_refuses_rows_of_another_benchmark_version(tmp_path):
+    path = tmp_path / "methods.json"
+    path.write_text(json.dumps([{"name": "center", "seed": 0}]))  # written before rows carried a version
+    with pytest.raises(AvslError, match="benchmark version unrecorded"):
+        _finished_rows(path)
