@@ -21,9 +21,7 @@ class SynthPreset:
     sample_rate: int = 16_000
     min_objects: int = 2  # objects per frame, the sounding one included (fewer when they do not fit)
     max_objects: int = 4
-    # the first distractor is the sounding class's look-alike twin: so often that the twins'
-    # co-occurrence leaves the contrastive loss little to tell them apart by, and the boxes must
-    twin_probability: float = 0.9
+    twin_probability: float = 0.5  # the first distractor is the sounding class's look-alike twin
     rival_probability: float = 0.6  # the first distractor has the sounding object's size, on the frame's other side
     negative_fraction: float = 0.1  # of val/test clips: silent or off-screen-only audio, no box
     snr_db: tuple[float, float] = (-5.0, 15.0)  # sounding object vs background noise
