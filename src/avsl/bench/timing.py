@@ -7,30 +7,21 @@ import time
 from collections.abc import Callable
 
 
-def median_seconds(work: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of `work()` over `repeats` runs after `warmup` untimed ones."""
+def alternating_median_seconds(*works: Callable[[], object], repeats: int = 5, warmup: int = 1) -> list[float]:
+    """Median wall time of each piece of work, the pieces timed in turn round after round, so
+    that drift of the machine's speed (frequency, neighbours) hits them alike."""
     for _ in range(warmup):
-        work()
-    times = []
+        for work in works:
+            work()
+    times: list[list[float]] = [[] for _ in works]
     for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def paired_median_seconds(
-    first: Callable[[], object], second: Callable[[], object], repeats: int = 5, warmup: int = 1
-) -> tuple[float, float]:
-    """Medians of two pieces of work timed alternately, so that drift of the machine's speed
-    (frequency, neighbours) hits both alike; for comparing two nearly equal costs."""
-    for _ in range(warmup):
-        first()
-        second()
-    times: tuple[list[float], list[float]] = ([], [])
-    for _ in range(repeats):
-        for work, bucket in ((first, times[0]), (second, times[1])):
+        for work, bucket in zip(works, times, strict=True):
             start = time.perf_counter()
             work()
             bucket.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+    return [statistics.median(bucket) for bucket in times]
+
+
+def median_seconds(work: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall time of `work()` over `repeats` runs after `warmup` untimed ones."""
+    return alternating_median_seconds(work, repeats=repeats, warmup=warmup)[0]

@@ -5,32 +5,40 @@ Reports, in one run: this machine's fp32 matrix-multiply rate (2048 x 2048), eac
 step samples/s and its FLOP rate (torch's flop counter) as a fraction of the matmul rate, where
 the step's time goes (convolutions against the memory-bound layers, from torch.profiler), the
 bf16-autocast step, the data path alone (clip bank + weak augmentation), and the whole loop
-(data + step), whose shortfall against the step alone is what data loading costs.
+(data + step), whose shortfall against the step alone is what data loading costs. The process
+tunes malloc as the trainer does (avsl.engine.allocator); a spawned process measures the step
+and the loop again under the C library's default malloc, for comparison.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-from avsl.bench.timing import median_seconds, paired_median_seconds
+from avsl.bench.timing import alternating_median_seconds, median_seconds
 from avsl.config import load_config
 from avsl.data.augment import sample_crops, stored_size, weak_augment
 from avsl.data.dataset import AVDataset
-from avsl.data.memory import load_clip_bank
+from avsl.data.memory import ClipBank, load_clip_bank
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import generate
+from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.build import build_method
 from avsl.engine.trainer import autocast
+from avsl.types import AVBatch
 
 BATCH = 32
 SIZE = 224
 SECONDS = 3.0
+LOCALIZERS = ("ezvsl", "lvs")
 
 
 def matmul_flops_per_second(dtype: torch.dtype = torch.float32, n: int = 2048) -> float:
@@ -57,18 +65,36 @@ def _step(method, optimizer, batch, precision: str) -> None:
 
 
 def run(repeats: int = 3) -> dict:
-    torch.manual_seed(0)
     results: dict = {"batch": BATCH, "image_size": SIZE, "audio_seconds": SECONDS, "threads": torch.get_num_threads()}
+    results["malloc_tuned"] = retain_freed_memory()
     fp32_rate = matmul_flops_per_second(torch.float32)
     results["matmul_gflops_fp32"] = round(fp32_rate / 1e9, 1)
     results["matmul_gflops_bf16"] = round(matmul_flops_per_second(torch.bfloat16) / 1e9, 1)
+    next_batch = _batch_source(_clip_bank())
+    results["loader_samples_per_s"] = round(BATCH / median_seconds(next_batch, repeats=10), 1)
+    fixed = next_batch()
+    for localizer in LOCALIZERS:
+        results[localizer] = _measure(localizer, fixed, next_batch, fp32_rate, repeats)
+    # malloc's settings cannot be undone in this process: the default is measured in a new one
+    # (an executor's worker, unlike a Pool's, may start the clip bank's loader processes)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results["default_malloc"] = pool.submit(_default_malloc_loops, repeats).result()
+    return results
+
+
+def _clip_bank() -> ClipBank:
+    torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
         preset = dataclasses.replace(get_preset("tiny"), image_size=SIZE, audio_seconds=SECONDS)
         generate(Path(folder) / "d", preset.with_counts(4 * BATCH, 0, 0), seed=0)
-        bank = load_clip_bank(AVDataset(Path(folder) / "d" / "train", stored_size(SIZE), 16_000, SECONDS), workers=2)
+        return load_clip_bank(AVDataset(Path(folder) / "d" / "train", stored_size(SIZE), 16_000, SECONDS), workers=2)
+
+
+def _batch_source(bank: ClipBank) -> Callable[[], AVBatch]:
+    """What the trainer does for a batch: gather clips from the bank, crop and mirror them."""
     generator = torch.Generator().manual_seed(0)
 
-    def next_batch():
+    def next_batch() -> AVBatch:
         indices = torch.randint(0, len(bank), (BATCH,), generator=generator)
         batch = bank.batch(indices)
         image, boxes = weak_augment(
@@ -76,11 +102,13 @@ def run(repeats: int = 3) -> dict:
         )
         return dataclasses.replace(batch, image=image.contiguous(memory_format=torch.channels_last), boxes=boxes)
 
-    results["loader_samples_per_s"] = round(BATCH / median_seconds(next_batch, repeats=10), 1)
+    return next_batch
+
+
+def _default_malloc_loops(repeats: int) -> dict:
+    next_batch = _batch_source(_clip_bank())
     fixed = next_batch()
-    for localizer in ("ezvsl", "lvs"):
-        results[localizer] = _measure(localizer, fixed, next_batch, fp32_rate, repeats)
-    return results
+    return {name: _loop_against_step(*_method(name), fixed, next_batch, repeats) for name in LOCALIZERS}
 
 
 def _time_shares(method, optimizer, batch) -> dict:
@@ -116,15 +144,22 @@ def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int) 
         row[f"step_samples_per_s_{precision}"] = round(BATCH / seconds, 2)
         if precision == "fp32":
             row["fp32_fraction_of_matmul"] = round(flops / seconds / fp32_rate, 3)
-    # the loop (a fresh batch from the loader, then the step) against the step on a ready batch,
-    # alternately: their gap, a few per cent of a 3-second step, is below the drift of two
-    # separate medians
-    step, loop = paired_median_seconds(
+    row.update(_loop_against_step(method, optimizer, fixed, next_batch, repeats))
+    row["bf16_speedup"] = round(row["step_samples_per_s_bf16"] / row["step_samples_per_s_fp32"], 2)
+    return row
+
+
+def _loop_against_step(method, optimizer, fixed: AVBatch, next_batch: Callable[[], AVBatch], repeats: int) -> dict:
+    """The loop (a fresh batch from the loader, then the step) against the step on a ready
+    batch, alternately: their gap, a few per cent of a 3-second step, is below the drift of two
+    separate medians."""
+    step, loop = alternating_median_seconds(
         lambda: _step(method, optimizer, fixed, "fp32"),
         lambda: _step(method, optimizer, next_batch(), "fp32"),
         repeats=2 * repeats + 1,
     )
-    row["loop_samples_per_s_fp32"] = round(BATCH / loop, 2)
-    row["data_loading_loss"] = round(1 - step / loop, 3)
-    row["bf16_speedup"] = round(row["step_samples_per_s_bf16"] / row["step_samples_per_s_fp32"], 2)
-    return row
+    return {
+        "paired_step_samples_per_s_fp32": round(BATCH / step, 2),
+        "loop_samples_per_s_fp32": round(BATCH / loop, 2),
+        "data_loading_loss": round(1 - step / loop, 3),
+    }

@@ -27,6 +27,7 @@ from avsl.checkpoint import (
 from avsl.config import TrainConfig, config_to_dict, config_to_yaml
 from avsl.data.augment import CropParams, sample_crops, weak_augment
 from avsl.data.memory import BatchStream, ClipBank
+from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.build import NEEDS_BOXES, build_method, steps_per_epoch
 from avsl.engine.data import TrainData, load_train_data
 from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
@@ -72,6 +73,7 @@ def train(
             still spans the configured epochs.
     """
     started = time.perf_counter()
+    retain_freed_memory()  # each step reuses the previous step's pages (see avsl.engine.allocator)
     device = local_device(device)
     dist_info = init_distributed(device)
     data = load_train_data(
