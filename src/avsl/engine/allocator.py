@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import platform
 
 # mallopt parameter numbers from glibc's <malloc.h>
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 
-_applied = False
 
-
+@functools.cache
 def retain_freed_memory() -> bool:
     """Tune glibc's malloc once per process; returns whether it applied (glibc on Linux only).
 
@@ -30,12 +30,8 @@ def retain_freed_memory() -> bool:
     still falls back to mmap, so no allocation fails for this. Forked data-loader workers
     inherit the settings.
     """
-    global _applied
-    if _applied:
-        return True
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
     settings = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, -1))
-    _applied = all(libc.mallopt(parameter, value) == 1 for parameter, value in settings)
-    return _applied
+    return all(libc.mallopt(parameter, value) == 1 for parameter, value in settings)
