@@ -72,6 +72,21 @@ def test_rivals_stand_side_by_side_and_either_may_sound():
     assert 60 < left_or_top < 140 and 60 < twins < 140
 
 
+def test_variants_keep_the_look_and_scale_the_sound():
+    """The four variants of a base class share its shape and texture and differ in hue; their
+    sounds are the base sound with every frequency scaled (the bell's 440 Hz fundamental here)."""
+    bells = [c for c in CLASSES if c.name.startswith("bell")]
+    assert len(CLASSES) == 64 and len(bells) == 4
+    assert len({c.shape for c in bells}) == 1 and len({c.pattern for c in bells}) == 1
+    assert len({tuple(round(x, 3) for x in c.colour) for c in bells}) == 4
+    t = np.arange(16_000) / 16_000
+    peaks = [np.argmax(np.abs(np.fft.rfft(c.sound(t, 1.0, np.random.default_rng(0))))) for c in bells]
+    assert peaks == [440, 273, 352, 550]  # Hz: 440 x (1, 0.62, 0.8, 1.25)
+    for index, cls in enumerate(CLASSES):
+        twin = CLASSES[twin_of(index)]
+        assert twin.shape is cls.shape and twin.pattern is cls.pattern and twin.name[-1] == cls.name[-1]
+
+
 def test_boxes_match_the_drawn_objects():
     for index in range(30):
         scene, rng = scene_for("train", index, seed=1, preset=TINY)
@@ -107,7 +122,7 @@ def test_annotation_box_is_the_sounding_objects_mask_box(tiny_bench):
 
 def test_sounding_class_is_recoverable_from_the_spectrum(tmp_path):
     out = tmp_path / "spectra"
-    generate(out, TINY.with_counts(160, 0, 80), seed=5, workers=2)
+    generate(out, TINY.with_counts(640, 0, 160), seed=5, workers=2)  # 10 clips per class
 
     def features(split: str) -> tuple[np.ndarray, list[str]]:
         entries = [e for e in json.loads((out / split / "annotations.json").read_text()) if e["class"]]
@@ -126,7 +141,8 @@ def test_sounding_class_is_recoverable_from_the_spectrum(tmp_path):
     predicted = [names[i] for i in np.argmin(((test_x[:, None] - centroids[None]) ** 2).sum(-1), axis=1)]
     accuracy = np.mean([p == t for p, t in zip(predicted, test_y, strict=True)])
     print("nearest-centroid accuracy", accuracy)
-    assert accuracy > 0.4, accuracy  # chance is 1/16: twins differ only in pitch, tempo or band
+    # chance is 1/64; twins differ only in pitch, tempo or band, variants in pitch and tempo
+    assert accuracy > 0.25, accuracy
 
 
 def test_center_baseline_evaluates_on_the_benchmark(tiny_bench, tmp_path):

@@ -7,8 +7,9 @@ time with a class-specific pitch or tempo that each instance jitters slightly.
 
 from __future__ import annotations
 
+import colorsys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -168,11 +169,11 @@ class ObjectClass:
     sound: Sound
 
 
-# Classes come in twins (2k, 2k + 1): the same shape and texture in another colour, with a
-# sound of the same kind at another pitch, tempo or band. A twin is often in the frame as a
-# distractor, so telling which object sounds needs the fine audio-visual correspondence that
+# The base classes come in twins (2k, 2k + 1): the same shape and texture in another colour,
+# with a sound of the same kind at another pitch, tempo or band. A twin is often in the frame as
+# a distractor, so telling which object sounds needs the fine audio-visual correspondence that
 # a few labelled clips teach poorly and many unlabelled ones can.
-CLASSES: tuple[ObjectClass, ...] = (
+_BASE_CLASSES: tuple[ObjectClass, ...] = (
     ObjectClass("bell", _circle, (0.95, 0.80, 0.10), _radial, _harmonic_stack(440.0)),
     ObjectClass("gong", _circle, (0.80, 0.10, 0.95), _radial, _harmonic_stack(660.0)),
     ObjectClass("drum", _square, (0.85, 0.15, 0.15), _stripes, _noise_bursts(5.0)),
@@ -192,8 +193,34 @@ CLASSES: tuple[ObjectClass, ...] = (
 )
 
 
+# Each base class comes in variants: its sound on a time axis scaled by k (every pitch, tempo
+# and sweep rate times k; 1.25 keeps the highest chirp under the 8 kHz Nyquist limit of 16 kHz
+# audio) and its colour with the hue turned, with shape and texture kept. Many classes make
+# 3 % of the boxes about two per class, so a few labels cannot teach every class's look and
+# sound: the unlabelled clips have to.
+_VARIANTS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.62, 0.5), (0.8, 0.25), (1.25, 0.75))  # (k, hue turn)
+
+
+def _variant(base: ObjectClass, number: int) -> ObjectClass:
+    time_scale, hue_turn = _VARIANTS[number]
+    hue, lightness, saturation = colorsys.rgb_to_hls(*base.colour)
+    colour = colorsys.hls_to_rgb((hue + hue_turn) % 1.0, lightness, saturation)
+
+    def sound(t: np.ndarray, jitter: float, rng: np.random.Generator) -> np.ndarray:
+        return base.sound(t * time_scale, jitter, rng)
+
+    return replace(base, name=f"{base.name}{number}", colour=colour, sound=sound)
+
+
+# Class 16 v + b is variant v of base class b; since 16 is even, twins stay at (2k, 2k + 1).
+CLASSES: tuple[ObjectClass, ...] = tuple(
+    _variant(base, number) for number in range(len(_VARIANTS)) for base in _BASE_CLASSES
+)
+
+
 def twin_of(class_index: int) -> int:
-    """The class sharing this one's shape and texture."""
+    """The look-alike of the same variant: same shape and texture, another colour, a sound of the
+    same kind at another pitch, tempo or band."""
     return class_index ^ 1
 
 

@@ -21,7 +21,9 @@ class SynthPreset:
     sample_rate: int = 16_000
     min_objects: int = 2  # objects per frame, the sounding one included (fewer when they do not fit)
     max_objects: int = 4
-    twin_probability: float = 0.5  # the first distractor is the sounding class's look-alike twin
+    # the first distractor is the sounding class's look-alike twin: with many classes a random
+    # distractor rarely looks like the sounding object, so the twin is what makes looks ambiguous
+    twin_probability: float = 0.9
     rival_probability: float = 0.6  # the first distractor has the sounding object's size, on the frame's other side
     negative_fraction: float = 0.1  # of val/test clips: silent or off-screen-only audio, no box
     snr_db: tuple[float, float] = (-5.0, 15.0)  # sounding object vs background noise
