@@ -17,6 +17,7 @@ from avsl.data.synth.presets import get_preset
 from avsl.data.synth.render import mask_box, object_mask, render_frame
 from avsl.data.synth.scene import sample_scene
 from avsl.data.synth.writer import generate, scene_for
+from avsl.errors import AvslError
 
 TINY = get_preset("tiny")
 
@@ -75,7 +76,7 @@ def test_rivals_stand_side_by_side_and_either_may_sound():
 def test_variants_keep_the_look_and_scale_the_sound():
     """The four variants of a base class share its shape and texture and differ in hue; their
     sounds are the base sound with every frequency scaled (the bell's 440 Hz fundamental here)."""
-    bells = [c for c in CLASSES if c.name.startswith("bell")]
+    bells = [c for c in CLASSES if c.name.startswith("bell")]  # bell, bell1, bell2, bell3
     assert len(CLASSES) == 64 and len(bells) == 4
     assert len({c.shape for c in bells}) == 1 and len({c.pattern for c in bells}) == 1
     assert len({tuple(round(x, 3) for x in c.colour) for c in bells}) == 4
@@ -84,7 +85,21 @@ def test_variants_keep_the_look_and_scale_the_sound():
     assert peaks == [440, 273, 352, 550]  # Hz: 440 x (1, 0.62, 0.8, 1.25)
     for index, cls in enumerate(CLASSES):
         twin = CLASSES[twin_of(index)]
-        assert twin.shape is cls.shape and twin.pattern is cls.pattern and twin.name[-1] == cls.name[-1]
+        assert twin.shape is cls.shape and twin.pattern is cls.pattern and index // 16 == twin_of(index) // 16
+
+
+def test_scenes_draw_from_the_presets_classes_only():
+    preset = replace(get_preset("bench"), num_classes=6)
+    rng = np.random.default_rng(0)
+    used = set()
+    for _ in range(100):
+        scene = sample_scene(rng, preset, "offscreen")
+        used |= {o.class_index for o in scene.objects} | {scene.offscreen_class}
+    assert used == set(range(6))
+    with pytest.raises(AvslError, match="num_classes must be an even number"):
+        replace(preset, num_classes=7)
+    with pytest.raises(AvslError, match="from 6 to 64"):
+        replace(preset, num_classes=4)  # four objects in a frame leave no class to sound off-screen
 
 
 def test_boxes_match_the_drawn_objects():

@@ -202,6 +202,10 @@ _VARIANTS: tuple[tuple[float, float], ...] = ((1.0, 0.0), (0.62, 0.5), (0.8, 0.2
 
 
 def _variant(base: ObjectClass, number: int) -> ObjectClass:
+    """Variant 0 is the base class itself, so the 16-class benchmarks of earlier versions are a
+    special case (`num_classes=16`)."""
+    if number == 0:
+        return base
     time_scale, hue_turn = _VARIANTS[number]
     hue, lightness, saturation = colorsys.rgb_to_hls(*base.colour)
     colour = colorsys.hls_to_rgb((hue + hue_turn) % 1.0, lightness, saturation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from avsl.data.synth.classes import CLASSES
 from avsl.errors import AvslError
 
 
@@ -19,6 +20,9 @@ class SynthPreset:
     image_size: int
     audio_seconds: float
     sample_rate: int = 16_000
+    # the first N of the 64 classes (variant by variant, so twins stay paired); fewer classes
+    # leave more labelled clips per class
+    num_classes: int = 64
     min_objects: int = 2  # objects per frame, the sounding one included (fewer when they do not fit)
     max_objects: int = 4
     # the first distractor is the sounding class's look-alike twin: with many classes a random
@@ -32,6 +36,12 @@ class SynthPreset:
     clutter: tuple[int, int] = (6, 16)  # background clutter marks per frame
     colour_jitter: float = 0.12  # per-instance hue/brightness jitter of the class colour
     pitch_jitter: float = 0.08  # per-instance relative jitter of the class's pitch and tempo
+
+    def __post_init__(self) -> None:
+        # an off-screen sound needs a class that is not in the frame
+        low = (self.max_objects + 2) // 2 * 2
+        if self.num_classes % 2 or not low <= self.num_classes <= len(CLASSES):
+            raise AvslError(f"num_classes must be an even number from {low} to {len(CLASSES)}, not {self.num_classes}")
 
     def with_counts(self, num_train: int | None, num_val: int | None, num_test: int | None) -> SynthPreset:
         return replace(

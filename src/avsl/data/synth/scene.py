@@ -64,7 +64,7 @@ class Scene:
 def sample_scene(rng: np.random.Generator, preset: SynthPreset, kind: SceneKind) -> Scene:
     """Draw a scene: a sounding object (unless a negative), distractors of other classes, audio mix."""
     size = preset.image_size
-    num_classes = len(CLASSES)
+    num_classes = preset.num_classes
     sounding_class = int(rng.integers(num_classes))
     distractor_classes = [c for c in range(num_classes) if c != sounding_class]
     sounding = kind == "sounding"

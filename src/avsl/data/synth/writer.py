@@ -121,7 +121,7 @@ def generate(
         "preset": preset.as_dict(),
         "seed": seed,
         "counts": counts,
-        "classes": list(CLASS_NAMES),
+        "classes": list(CLASS_NAMES[: preset.num_classes]),
         "size_histogram": {},
         "kinds": {},
     }
