@@ -35,16 +35,21 @@ def ensure_benchmark(root: Path, preset_name: str, seed: int = 0) -> bool:
 
 
 def run(
-    work_dir: Path = Path("runs/bench"),
+    preset_name: str = "bench",
+    work_dir: Path | None = None,
     results_dir: Path = Path("results"),
     plan: tuple[tuple[float, tuple[int, ...]], ...] = DEFAULT_PLAN,
     device: torch.device | None = None,
 ) -> dict:
+    """The `bench` preset's table is `results/methods.{json,md}`; another preset's is
+    `results/methods_<preset>.{json,md}`, made in `runs/bench_<preset>`."""
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    preset = get_preset("bench")
+    preset = get_preset(preset_name)
+    suffix = "" if preset_name == "bench" else f"_{preset_name}"
+    work_dir = work_dir or Path(f"runs/bench{suffix}")
     data_root = work_dir / "data"
-    ensure_benchmark(data_root, "bench")
-    results_path = results_dir / "methods.json"
+    ensure_benchmark(data_root, preset_name)
+    results_path = results_dir / f"methods{suffix}.json"
     rows = _finished_rows(results_path)
     done = {(r["name"], r["labeled_fraction"], r["seed"]) for r in rows}
     for fraction, seeds in plan:
@@ -64,7 +69,7 @@ def run(
                 done.add((row.name, key_fraction, seed))
                 write_json(results_path, rows)
                 table = markdown_table(rows)
-                atomic_write(results_dir / "methods.md", lambda stream, t=table: stream.write(t.encode()))
+                atomic_write(results_path.with_suffix(".md"), lambda stream, t=table: stream.write(t.encode()))
     return {"rows": len(rows), "results": str(results_path)}
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from avsl.bench import dmt_suite, methods_suite, metrics_suite, precision_suite, synth_suite, train_suite
+from avsl.errors import AvslError
 from avsl.files import write_json
 
 SUITES = {
@@ -25,13 +26,20 @@ def add_parser(commands) -> None:
     parser.add_argument("--out", type=Path, help="also write the results to this JSON file")
     parser.add_argument("--seeds", type=int, nargs="+", help="methods suite: seeds (default 0 1 2 at 3 %%)")
     parser.add_argument("--fractions", type=float, nargs="+", help="methods suite: labelled fractions")
+    parser.add_argument("--preset", help="methods suite: synthetic preset (default bench; also hard)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.suite == "methods" and (args.seeds or args.fractions):
-        plan = tuple((f, tuple(args.seeds or (0,))) for f in (args.fractions or (0.03,)))
-        results = {"suite": args.suite, **methods_suite.run(plan=plan)}
+    methods_options = {"--seeds": args.seeds, "--fractions": args.fractions, "--preset": args.preset}
+    given = [name for name, value in methods_options.items() if value is not None]
+    if args.suite != "methods" and given:
+        raise AvslError(f"{', '.join(given)}: only the methods suite takes these options")
+    if args.suite == "methods":
+        plan = methods_suite.DEFAULT_PLAN
+        if args.seeds or args.fractions:
+            plan = tuple((f, tuple(args.seeds or (0,))) for f in (args.fractions or (0.03,)))
+        results = {"suite": args.suite, **methods_suite.run(args.preset or "bench", plan=plan)}
     else:
         results = {"suite": args.suite, **SUITES[args.suite]()}
     print(json.dumps(results, indent=2))

@@ -20,14 +20,12 @@ class SynthPreset:
     image_size: int
     audio_seconds: float
     sample_rate: int = 16_000
-    # the first N of the 64 classes (variant by variant, so twins stay paired); fewer classes
-    # leave more labelled clips per class
-    num_classes: int = 64
+    # the first N of the 64 classes (variant by variant, so twins stay paired): more classes
+    # leave fewer labelled clips per class
+    num_classes: int = 16
     min_objects: int = 2  # objects per frame, the sounding one included (fewer when they do not fit)
     max_objects: int = 4
-    # the first distractor is the sounding class's look-alike twin: with many classes a random
-    # distractor rarely looks like the sounding object, so the twin is what makes looks ambiguous
-    twin_probability: float = 0.9
+    twin_probability: float = 0.5  # the first distractor is the sounding class's look-alike twin
     rival_probability: float = 0.6  # the first distractor has the sounding object's size, on the frame's other side
     negative_fraction: float = 0.1  # of val/test clips: silent or off-screen-only audio, no box
     snr_db: tuple[float, float] = (-5.0, 15.0)  # sounding object vs background noise
@@ -55,13 +53,19 @@ class SynthPreset:
         return asdict(self)
 
 
+# The methods table: big enough for differences between methods to be real.
+_BENCH = SynthPreset("bench", num_train=5000, num_val=500, num_test=1000, image_size=96, audio_seconds=1.0)
+
 PRESETS = {
     # The tests' preset: seconds to make, small frames, short audio.
     "tiny": SynthPreset("tiny", num_train=48, num_val=16, num_test=16, image_size=64, audio_seconds=0.5),
     # What `make demo` trains on: DMT trains and evaluates in about 10 minutes on 2 cores.
     "demo": SynthPreset("demo", num_train=2000, num_val=300, num_test=500, image_size=96, audio_seconds=1.0),
-    # The methods table: big enough for differences between methods to be real.
-    "bench": SynthPreset("bench", num_train=5000, num_val=500, num_test=1000, image_size=96, audio_seconds=1.0),
+    "bench": _BENCH,
+    # `bench` with 64 classes, the twin in 90 % of frames: 3 % of the boxes is about two per
+    # class, so the semi-supervised methods stay below AP50's cap and the median metric can rank
+    # them; the contrastive loss alone then barely tells twins apart (selfsup near the centre).
+    "hard": replace(_BENCH, name="hard", num_classes=64, twin_probability=0.9),
 }
 
 
