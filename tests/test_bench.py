@@ -7,6 +7,7 @@ import json
 import pytest
 
 from avsl.bench.methods_suite import _finished_rows
+from avsl.cli.main import main
 from avsl.data.synth.writer import GENERATOR_VERSION
 from avsl.errors import AvslError
 
@@ -24,3 +25,8 @@ def test_refuses_rows_of_another_benchmark_version(tmp_path):
     path.write_text(json.dumps([{"name": "center", "seed": 0}]))  # written before rows carried a version
     with pytest.raises(AvslError, match="benchmark version unrecorded"):
         _finished_rows(path)
+
+
+def test_methods_suite_options_are_refused_for_other_suites(capsys):
+    assert main(["bench", "--suite", "synth", "--preset", "hard", "--seeds", "1"]) == 2
+    assert "--seeds, --preset: only the methods suite takes these options" in capsys.readouterr().err
