@@ -33,6 +33,7 @@ class ModelConfig:
     visual_weights: str = "none"  # none | imagenet | path to a state dict
     width: int = 32  # channel width of the tiny encoders
     norm: str = "batch"  # batch | group (tiny encoders; group gives exact multi-process parity on CPU)
+    sync_bn: bool = False  # under torchrun on GPUs: BatchNorm statistics over all ranks (SyncBatchNorm)
     dim: int = 128  # shared embedding size
     frontend: str = "logmel"  # logmel | ezvsl
     eps: float = 0.65  # map logit = (S - eps) / tau (LVS's eps and tau)
@@ -82,7 +83,7 @@ class TrainConfig:
     method: str = "selfsup"  # selfsup | supervised | pseudo | meanteacher | dmt
     labeled_fraction: float = 1.0
     seed: int = 0
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp32) | fp32 | bf16 (autocast)
     channels_last: bool = True
     device: str = "auto"
     checkpoint_every: int = 0  # also save `last` every N steps (0: only at epoch ends)

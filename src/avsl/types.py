@@ -53,16 +53,19 @@ class AVBatch:
     @property
     def sounding(self) -> Tensor:
         """(B,) bool: a box is known and non-empty, so the clip has a visible sound source."""
-        counts = torch.tensor([len(b) for b in self.boxes], dtype=torch.long)
+        counts = torch.tensor([len(b) for b in self.boxes], dtype=torch.long).to(self.has_box.device)
         return self.has_box & (counts > 0)
 
     def to(self, device: torch.device | str) -> AVBatch:
+        """The batch on `device`; the boxes travel as one tensor (one copy, not one per clip)."""
+        counts = [len(b) for b in self.boxes]
+        packed = torch.cat([b.reshape(-1, 4) for b in self.boxes]) if self.boxes else torch.zeros(0, 4)
         return replace(
             self,
             image=self.image.to(device, non_blocking=True),
             audio=self.audio.to(device, non_blocking=True),
-            boxes=[b.to(device) for b in self.boxes],
-            has_box=self.has_box.to(device),
+            boxes=list(packed.to(device, non_blocking=True).split(counts)),
+            has_box=self.has_box.to(device, non_blocking=True),
         )
 
 
@@ -86,7 +89,11 @@ class PseudoLabels:
 
 @dataclass
 class StepOutput:
-    """A training step's loss and flat, slash-named scalars for the logs."""
+    """A training step's loss and flat, slash-named scalars for the logs.
+
+    Log values are 0-d tensors on the step's device (NaN: not measured this step), so that a
+    step never waits for the device; the loop averages them when it writes its log.
+    """
 
     loss: Tensor  # scalar
-    logs: dict[str, float] = field(default_factory=dict)
+    logs: dict[str, Tensor] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -35,6 +36,8 @@ class AVDataset(Dataset):
         train: weak training augmentation instead of the evaluation resize.
         box_policy: what to do with invalid boxes (see `avsl.data.layout`).
         ids: restrict to these ids (after the split), in this order.
+        frames: "normalized" float frames, or "uint8" (squashed to the size, unnormalised) for
+            the training sources, which normalise on the training device.
     """
 
     def __init__(
@@ -47,8 +50,10 @@ class AVDataset(Dataset):
         train: bool = False,
         box_policy: BoxPolicy = "skip",
         ids: Sequence[str] | None = None,
+        frames: Literal["normalized", "uint8"] = "normalized",
     ) -> None:
         self.root = Path(root)
+        self.image_size = image_size
         self.sample_rate = sample_rate
         self.audio_seconds = audio_seconds
         self.ids = list(ids) if ids is not None else list_clips(self.root, split)
@@ -56,7 +61,12 @@ class AVDataset(Dataset):
         self.annotations = (
             read_annotations(annotation_path, box_policy) if annotation_path.exists() else Annotations({})
         )
-        self.transform: Callable = train_transform(image_size) if train else eval_transform(image_size)
+        self.frames = frames
+        if train and frames == "uint8":
+            raise ValueError("uint8 frames are squashed, not augmented: train=True needs normalised frames")
+        self.transform: Callable = (
+            train_transform(image_size) if train else eval_transform(image_size, normalize=frames == "normalized")
+        )
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -20,7 +20,10 @@ from avsl.constants import IMAGENET_MEAN, IMAGENET_STD
 TRAIN_RESIZE_FACTOR = 1.1
 
 
-def _to_normalized_tensor() -> list[v2.Transform]:
+def _to_tensor(normalize: bool) -> list[v2.Transform]:
+    """uint8 (3, H, W) frames, or float ImageNet-normalised ones."""
+    if not normalize:
+        return [v2.ToImage()]
     return [
         v2.ToImage(),
         v2.ToDtype(torch.float32, scale=True),
@@ -28,10 +31,10 @@ def _to_normalized_tensor() -> list[v2.Transform]:
     ]
 
 
-def eval_transform(size: int) -> v2.Compose:
-    """Squash to size x size, bicubic, then ImageNet normalisation."""
+def eval_transform(size: int, normalize: bool = True) -> v2.Compose:
+    """Squash to size x size, bicubic, then (by default) ImageNet normalisation."""
     return v2.Compose(
-        [v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)] + _to_normalized_tensor()
+        [v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)] + _to_tensor(normalize)
     )
 
 
@@ -46,7 +49,7 @@ def train_transform(size: int) -> v2.Compose:
             ),
             v2.RandomCrop(size),
             v2.RandomHorizontalFlip(),
-            *_to_normalized_tensor(),
+            *_to_tensor(normalize=True),
             v2.ClampBoundingBoxes(),
             v2.SanitizeBoundingBoxes(min_size=1, labels_getter=None),
         ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from avsl.config import TrainConfig
-from avsl.data.augment import StrongAugment
+from avsl.data.strong import StrongAugment
+from avsl.engine.precision import PRECISIONS
 from avsl.errors import AvslError
 from avsl.methods.single import SingleModel
 from avsl.methods.teacher_student import TeacherStudent, TeacherStudentSettings
@@ -40,8 +41,8 @@ def check_config(config: TrainConfig) -> None:
         raise AvslError(f"unknown localizer {config.model.localizer!r}; choose one of {', '.join(list_localizers())}")
     if not 0 < config.labeled_fraction <= 1:
         raise AvslError(f"labelled fraction must be in (0, 1], got {config.labeled_fraction}")
-    if config.precision not in ("fp32", "bf16"):
-        raise AvslError(f"precision must be fp32 or bf16, got {config.precision!r}")
+    if config.precision not in PRECISIONS:
+        raise AvslError(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     if config.data.batch_size < 2:
         raise AvslError("data.batch_size must be at least 2 (contrastive losses need negatives)")
     if config.method in ("pseudo", "meanteacher", "dmt") and not 0 < config.semi.labeled_batch < config.data.batch_size:

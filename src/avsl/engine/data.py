@@ -1,4 +1,5 @@
-"""Training data: clip banks for the train and val layouts, and the labelled subset."""
+"""Training data: a clip source for the train and val splits (a layout decoded into memory, or a
+cache written by `avsl cache`), and the labelled subset."""
 
 from __future__ import annotations
 
@@ -10,16 +11,18 @@ from torch import Tensor
 
 from avsl.constants import AUDIO_SECONDS, EVAL_SIZE
 from avsl.data.augment import stored_size
+from avsl.data.cache import is_cache, open_cache
 from avsl.data.dataset import AVDataset
 from avsl.data.layout import read_layout_defaults
-from avsl.data.memory import ClipBank, load_clip_bank
+from avsl.data.memory import load_clip_bank
+from avsl.data.source import ClipSource
 from avsl.errors import AvslError
 
 
 @dataclass
 class TrainData:
-    train: ClipBank  # frames stored with the crop margin
-    val: ClipBank | None  # frames at the model's input size
+    train: ClipSource  # frames stored with the crop margin
+    val: ClipSource | None  # frames at the model's input size
     labeled: Tensor  # indices into train of the labelled subset
     unlabeled: Tensor  # indices of the rest
     image_size: int
@@ -28,6 +31,9 @@ class TrainData:
 
 def resolve_sizes(data_dir: Path, image_size: int, audio_seconds: float) -> tuple[int, float]:
     """Config values win; 0 means the layout's avsl.json, else the protocol's 224 px / 3 s."""
+    if is_cache(data_dir):
+        cache = open_cache(data_dir)
+        return image_size or cache.input_size, audio_seconds or cache.audio_seconds
     layout = read_layout_defaults(data_dir)
     return (
         image_size or layout.get("image_size", EVAL_SIZE),
@@ -44,10 +50,11 @@ def split_dirs(data: Path, val: Path | None) -> tuple[Path, Path | None]:
     return data, val
 
 
-def choose_labeled(bank: ClipBank, fraction: float, seed: int) -> Tensor:
+def choose_labeled(source: ClipSource, fraction: float, seed: int) -> Tensor:
     """A seeded subset of round(fraction x clips) (at least 1) among clips with a known box."""
-    boxed = torch.tensor([i for i in range(len(bank)) if bank.has_box[i] and len(bank.boxes[i])], dtype=torch.long)
-    wanted = max(1, round(fraction * len(bank)))
+    known = source.has_box.tolist()
+    boxed = torch.tensor([i for i in range(len(source)) if known[i] and len(source.boxes[i])], dtype=torch.long)
+    wanted = max(1, round(fraction * len(source)))
     if len(boxed) == 0:
         raise AvslError("no training clip has boxes in annotations.json; this method needs some")
     if len(boxed) < wanted:
@@ -68,12 +75,12 @@ def load_train_data(
     workers: int,
 ) -> TrainData:
     size, seconds = resolve_sizes(train_dir, image_size, audio_seconds)
-    train = load_clip_bank(AVDataset(train_dir, stored_size(size), sample_rate, seconds), workers)
+    train = load_source(train_dir, stored_size(size), sample_rate, seconds, workers)
     if len(train) == 0:
         raise AvslError(f"{train_dir}: no readable training clips")
     val = None
     if val_dir is not None:
-        val = load_clip_bank(AVDataset(val_dir, size, sample_rate, seconds), workers)
+        val = load_source(val_dir, size, sample_rate, seconds, workers)
     if needs_boxes:
         labeled = choose_labeled(train, labeled_fraction, seed)
     else:
@@ -84,3 +91,17 @@ def load_train_data(
     if needs_boxes and len(unlabeled) == 0:
         unlabeled = labeled  # every clip is labelled: the unlabelled stream reuses them
     return TrainData(train, val, labeled, unlabeled, size, seconds)
+
+
+def load_source(path: Path, side: int, sample_rate: int, audio_seconds: float, workers: int) -> ClipSource:
+    """A cache at `path` (checked against the run's sizes), else the layout decoded into memory."""
+    if not is_cache(path):
+        return load_clip_bank(AVDataset(path, side, sample_rate, audio_seconds, frames="uint8"), workers)
+    cache = open_cache(path)
+    found = (cache.side, cache.sample_rate, cache.audio_seconds)
+    if found != (side, sample_rate, audio_seconds):
+        raise AvslError(
+            f"{path}: cache holds {cache.side} px frames and {cache.audio_seconds} s at {cache.sample_rate} Hz, "
+            f"but this run needs {side} px, {audio_seconds} s at {sample_rate} Hz; write a cache with those sizes"
+        )
+    return cache

@@ -3,10 +3,8 @@ logging and checkpoints. The method decides what a step computes; this decides w
 
 from __future__ import annotations
 
-import contextlib
 import time
-import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,13 +23,14 @@ from avsl.checkpoint import (
     unprefixed,
 )
 from avsl.config import TrainConfig, config_to_dict, config_to_yaml
-from avsl.data.augment import CropParams, sample_crops, weak_augment
-from avsl.data.memory import BatchStream, ClipBank
+from avsl.data.source import ClipSource, evaluation_batches
 from avsl.engine.allocator import retain_freed_memory
+from avsl.engine.batches import BatchAssembler, Prefetcher
 from avsl.engine.build import NEEDS_BOXES, build_method, steps_per_epoch
 from avsl.engine.data import TrainData, load_train_data
 from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
 from avsl.engine.evaluate import evaluate
+from avsl.engine.precision import autocast, resolve_precision
 from avsl.engine.runlog import RunLog
 from avsl.engine.schedule import learning_rate, step_seed
 from avsl.errors import AvslError
@@ -39,6 +38,7 @@ from avsl.files import atomic_write
 from avsl.types import AVBatch
 
 CHECKPOINT_FORMAT = "avsl-checkpoint-1"
+PROGRESS_EVERY = 20  # steps between progress-bar loss readings (each waits for the device)
 
 
 @dataclass
@@ -48,12 +48,6 @@ class TrainResult:
     best: dict | None
     final: dict  # val metrics of the evaluated networks at the end
     seconds: float
-
-
-def autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def train(
@@ -66,7 +60,7 @@ def train(
     progress: bool | None = None,
     max_steps: int | None = None,
 ) -> TrainResult:
-    """Train `config.method` on the layout at `train_dir`; evaluate on `val_dir` every epoch.
+    """Train `config.method` on the layout or cache at `train_dir`; evaluate on `val_dir` every epoch.
 
     Args:
         max_steps: stop after this many steps (an interruption, for tests); the schedule
@@ -75,6 +69,7 @@ def train(
     started = time.perf_counter()
     retain_freed_memory()  # each step reuses the previous step's pages (see avsl.engine.allocator)
     device = local_device(device)
+    precision = resolve_precision(config.precision, device)
     dist_info = init_distributed(device)
     data = load_train_data(
         train_dir, val_dir, config.data.image_size, config.data.audio_seconds, config.data.sample_rate,
@@ -84,13 +79,7 @@ def train(
     total_steps = config.optim.epochs * per_epoch
     method = build_method(config, per_epoch)
     _check_shards(method, total_steps, dist_info.world)
-    method.modules.to(device)
-    if config.channels_last:
-        method.modules.to(memory_format=torch.channels_last)
-    if dist_info.world > 1:
-        method.runners = {
-            name: nn.parallel.DistributedDataParallel(method.modules[name]) for name in method.trainable_names()
-        }
+    _place(method, device, config, dist_info.world)
     optimizer = _optimizer(config, method.trainable())
     log = RunLog(run_dir, enabled=dist_info.is_main)
     start_step, best = 0, None
@@ -108,71 +97,54 @@ def train(
         "audio_seconds": data.audio_seconds,
         "data": {"train": str(train_dir), "val": str(val_dir) if val_dir else None},
     }
-    streams: dict[str, BatchStream] = {}
-    pools = {
-        "all": torch.arange(len(data.train)),
-        "labeled": data.labeled,
-        "unlabeled": data.unlabeled,
-    }
-    epoch_logs: dict[str, list[float]] = {}
+    pools = {"all": torch.arange(len(data.train)), "labeled": data.labeled, "unlabeled": data.unlabeled}
+    assembler = BatchAssembler(
+        data.train, pools, config.seed, data.image_size, device, config.channels_last, dist_info.rank, dist_info.world
+    )
+    epoch_logs = EpochLogs(start_step)
     last_metrics: dict = {}
     end_step = total_steps if max_steps is None else min(total_steps, max_steps)
     samples, tick = 0, time.perf_counter()
     bar = tqdm(total=total_steps, initial=start_step, desc=f"train {config.method}", unit="step",
                disable=(not dist_info.is_main) if progress is None else not (progress and dist_info.is_main))  # fmt: skip
-    for step in range(start_step, end_step):
-        lr = learning_rate(step, config.optim.lr, total_steps, config.optim.warmup_steps)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        torch.manual_seed(step_seed(config.seed, step))  # the step's augmentation randomness
-        generator = torch.Generator().manual_seed(step_seed(config.seed, step))
-        batches = {}
-        for name, spec in method.streams(step).items():
-            if name not in streams:
-                streams[name] = BatchStream(pools[spec.pool], spec.batch_size, config.seed, zlib.crc32(name.encode()))
-            indices = streams[name].indices(step)
-            crops = sample_crops(len(indices), data.train.images.shape[-1], data.image_size, generator)
-            seeds = _view_seeds(len(indices), step_seed(config.seed, step), name)
-            mine = slice(dist_info.rank, None, dist_info.world)
-            view = _weak_view(data.train, indices[mine], crops[mine], data.image_size, device, config.channels_last)
-            batches[name] = replace(view, seeds=seeds[mine])
-        with autocast(device, config.precision):
-            output = method.training_step(batches, step)
-        optimizer.zero_grad(set_to_none=True)
-        output.loss.backward()
-        if config.optim.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(method.trainable(), config.optim.grad_clip)
-        optimizer.step()
-        method.after_optimizer_step(step)
-        samples += sum(len(b) for b in batches.values()) * dist_info.world
-        loss_value = float(output.loss.detach())
-        for key, value in {"loss": loss_value, **output.logs}.items():
-            epoch_logs.setdefault(key, []).append(value)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.2e}")
-        done = step + 1
-        if done % per_epoch == 0 or done == total_steps:
-            elapsed = time.perf_counter() - tick
-            record = {
-                "step": done,
-                "epoch": done / per_epoch,
-                "lr": lr,
-                "samples_per_s": samples / max(elapsed, 1e-9),
-            }
-            record.update({f"train/{k}": sum(v) / len(v) for k, v in epoch_logs.items()})
-            if dist_info.is_main and data.val is not None:
-                last_metrics = _validate(method, step, data.val, config, device)
-                record.update({f"val/{n}/{k}": v for n, m in last_metrics.items() for k, v in m.items()})
-                score = last_metrics.get(method.inference_name, {}).get("ap50")
-                if score is not None and (best is None or score > best["ap50"]):
-                    best = {"ap50": score, "step": done}
-                    _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": done, "best": best})
-            log.write(record, done)
-            epoch_logs, samples, tick = {}, 0, time.perf_counter()
-            if dist_info.is_main:
+    with Prefetcher(assembler, method.streams, range(start_step, end_step)) as prefetched:
+        for step, batches in prefetched:
+            lr = learning_rate(step, config.optim.lr, total_steps, config.optim.warmup_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            torch.manual_seed(step_seed(config.seed, step))  # the step's own randomness
+            with autocast(device, precision):
+                output = method.training_step(batches, step)
+            optimizer.zero_grad(set_to_none=True)
+            output.loss.backward()
+            if config.optim.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(method.trainable(), config.optim.grad_clip)
+            optimizer.step()
+            method.after_optimizer_step(step)
+            samples += sum(len(b) for b in batches.values()) * dist_info.world
+            epoch_logs.add(step, {"loss": output.loss.detach().float(), **output.logs})
+            bar.update(1)
+            done = step + 1
+            if done % PROGRESS_EVERY == 0:
+                bar.set_postfix(loss=f"{epoch_logs.latest_loss():.3f}", lr=f"{lr:.2e}")
+            if done % per_epoch == 0 or done == total_steps:
+                record = {"step": done, "epoch": done / per_epoch, "lr": lr,
+                          "samples_per_s": samples / max(time.perf_counter() - tick, 1e-9)}  # fmt: skip
+                record.update({f"train/{k}": v for k, v in epoch_logs.averages().items()})
+                if dist_info.is_main and data.val is not None:
+                    last_metrics = _validate(method, step, data.val, config, device, precision)
+                    record.update({f"val/{n}/{k}": v for n, m in last_metrics.items() for k, v in m.items()})
+                    score = last_metrics.get(method.inference_name, {}).get("ap50")
+                    if score is not None and (best is None or score > best["ap50"]):
+                        best = {"ap50": score, "step": done}
+                        _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": done, "best": best})
+                log.write(record, done)
+                epoch_logs, samples, tick = EpochLogs(done), 0, time.perf_counter()
+                if dist_info.is_main:
+                    _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
+            elif config.checkpoint_every and done % config.checkpoint_every == 0 and dist_info.is_main:
+                epoch_logs.check_finite()
                 _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
-        elif config.checkpoint_every and done % config.checkpoint_every == 0 and dist_info.is_main:
-            _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
     bar.close()
     if dist_info.is_main and end_step == total_steps and best is None:
         _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": end_step, "best": None})
@@ -180,6 +152,45 @@ def train(
     if dist_info.world > 1:
         shutdown_distributed()
     return TrainResult(run_dir, end_step, best, last_metrics, time.perf_counter() - started)
+
+
+class EpochLogs:
+    """The step logs of one epoch, kept on the device until the log is written: reading a value
+    makes the host wait for the device, so it happens once an epoch (and every PROGRESS_EVERY
+    steps for the progress bar), not every step."""
+
+    def __init__(self, first_step: int) -> None:
+        self.first_step = first_step
+        self.values: dict[str, list[torch.Tensor]] = {}
+
+    def add(self, step: int, logs: dict[str, torch.Tensor]) -> None:
+        for key, value in logs.items():
+            self.values.setdefault(key, []).append(value)
+
+    def latest_loss(self) -> float:
+        return float(self.values["loss"][-1])
+
+    def check_finite(self) -> None:
+        """Stop (AvslError) at a non-finite loss: its weights must not be saved or trained on."""
+        losses = torch.stack(self.values.get("loss", [torch.zeros(())])).cpu()
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            step = self.first_step + int(bad[0]) + 1
+            raise AvslError(
+                f"training loss is not finite at step {step}; stopping before saving "
+                "(lower optim.lr, or check the data for extreme values)"
+            )
+
+    def averages(self) -> dict[str, float]:
+        """Each key's mean over the steps that measured it (NaN = not measured); keys no step
+        measured are left out, so the log stays strict JSON."""
+        self.check_finite()
+        out = {}
+        for key, values in self.values.items():
+            stacked = torch.stack(values).cpu()
+            if not torch.isnan(stacked).all():
+                out[key] = float(stacked.nanmean())
+        return out
 
 
 def _check_shards(method, total_steps: int, world: int) -> None:
@@ -199,24 +210,26 @@ def _optimizer(config: TrainConfig, params: list[nn.Parameter]) -> torch.optim.O
     raise AvslError(f"unknown optimizer {kind!r}; choose adamw or adam")
 
 
-def _view_seeds(count: int, seed: int, stream: str) -> torch.Tensor:
-    """Per-clip seeds of the step's global batch for the method's own random views."""
-    generator = torch.Generator().manual_seed(seed ^ zlib.crc32(stream.encode()))
-    return torch.randint(0, 2**62, (count,), generator=generator)
-
-
-def _weak_view(
-    bank: ClipBank, indices: torch.Tensor, crops: CropParams, size: int, device: torch.device, channels_last: bool
-) -> AVBatch:
-    batch = bank.batch(indices)
-    image, boxes = weak_augment(batch.image, batch.boxes, size, crops)
-    if channels_last:
-        image = image.contiguous(memory_format=torch.channels_last)
-    return replace(batch, image=image, boxes=boxes).to(device)
+def _place(method, device: torch.device, config: TrainConfig, world: int) -> None:
+    """Networks onto the device (channels-last when asked); under torchrun, the students wrapped
+    in DDP, their BatchNorm synchronised over ranks with model.sync_bn."""
+    method.modules.to(device)
+    if config.channels_last:
+        method.modules.to(memory_format=torch.channels_last)
+    if world == 1:
+        return
+    if config.model.sync_bn:
+        if device.type != "cuda":
+            raise AvslError("model.sync_bn needs CUDA devices (SyncBatchNorm has no CPU kernel); use model.norm=group")
+        for name in method.trainable_names():
+            method.modules[name] = nn.SyncBatchNorm.convert_sync_batchnorm(method.modules[name])
+    method.runners = {
+        name: nn.parallel.DistributedDataParallel(method.modules[name]) for name in method.trainable_names()
+    }
 
 
 @torch.no_grad()
-def _validate(method, step: int, val: ClipBank, config: TrainConfig, device: torch.device) -> dict:
+def _validate(method, step: int, val: ClipSource, config: TrainConfig, device: torch.device, precision: str) -> dict:
     """ap50 / ciou_mean / auc on the val split for each network the method exposes now."""
     results = {}
     for name, module in method.evaluated(step).items():
@@ -224,10 +237,11 @@ def _validate(method, step: int, val: ClipBank, config: TrainConfig, device: tor
         module.eval()
 
         def predict(batch: AVBatch, model=module) -> torch.Tensor:
-            with autocast(device, config.precision):
+            with autocast(device, precision):
                 return model(batch.image, batch.audio).map_logits
 
-        outcome = evaluate(predict, val.batches(config.data.batch_size), device=device, progress=False)
+        batches = evaluation_batches(val, config.data.batch_size)
+        outcome = evaluate(predict, batches, device=device, progress=False)
         summary = outcome.metrics("median")
         results[name] = {k: summary[k] for k in ("ap50", "ciou_mean", "auc")}
         results[name]["ciou_small"] = summary["ciou_by_size"]["small"]["ciou_mean"]

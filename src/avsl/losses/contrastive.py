@@ -49,7 +49,7 @@ def lvs_loss(
     batch = len(sim)
     positive = torch.sigmoid((sim - eps) / tau)  # soft positive region of every pair
     pooled = (positive * sim).flatten(2).sum(2) / positive.flatten(2).sum(2).clamp(min=1e-6)  # (B, B)
-    own = sim[torch.arange(batch), torch.arange(batch)]  # (B, h, w)
+    own = sim.diagonal(dim1=0, dim2=1).permute(2, 0, 1)  # (B, h, w)
     negative = 1 - torch.sigmoid((own - eps_negative) / tau)  # hard negatives of the own pair
     hard = (negative * own).flatten(1).sum(1) / negative.flatten(1).sum(1).clamp(min=1e-6)  # (B,)
     logits = torch.cat([pooled, hard[:, None]], dim=1) / logit_tau  # (B, B + 1)

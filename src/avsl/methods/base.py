@@ -74,5 +74,7 @@ def contrastive_term(objective: str, output: LocalizerOutput) -> Tensor:
     )
 
 
-def as_logs(**values: Tensor | float) -> dict[str, float]:
-    return {k.replace("__", "/"): float(v.detach()) if isinstance(v, Tensor) else float(v) for k, v in values.items()}
+def as_logs(**values: Tensor) -> dict[str, Tensor]:
+    """Flat slash-named log scalars, still on the device: reading them would wait for the device,
+    so the loop reads them only when it writes its log."""
+    return {k.replace("__", "/"): v.detach().float() for k, v in values.items()}

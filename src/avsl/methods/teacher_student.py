@@ -19,8 +19,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from avsl.data.augment import StrongAugment
-from avsl.losses.supervised import box_targets, map_loss
+from avsl.data.strong import StrongAugment
+from avsl.losses.supervised import box_targets, map_loss_per_clip
 from avsl.methods.base import (
     StreamSpec,
     as_logs,
@@ -159,16 +159,17 @@ class TeacherStudent:
         keep = labels.keep
         total = 0.0
         logs = self._diagnostics(labels, teacher_maps, unlabeled)
-        # the pseudo-label loss is a mean over the kept clips of the global batch, not of one shard
-        kept_here = keep.sum()
-        kept_share = kept_here * world_size() / global_sum(kept_here).clamp(min=1)
+        # the pseudo-label loss is a mean over the kept clips of the global batch, not of one
+        # shard (DDP averages the ranks' gradients, hence the world size)
+        pseudo_scale = world_size() / global_sum(keep.sum()).clamp(min=1)
         for index, pair in enumerate(self.pairs):
             seeds = None if unlabeled.seeds is None else unlabeled.seeds + STRONG_VIEW_SEED_STRIDE * index
             image, target = self.strong(unlabeled.image, labels.mask.float(), seeds)
             strong = AVBatch(image=image, audio=unlabeled.audio, boxes=[], has_box=keep, ids=unlabeled.ids)
             output, split = forward_pair(self.student(pair), labeled, strong)
             sup = supervised_term(output.map_logits[:split], labeled.boxes, self.settings.dice_weight)
-            pseudo = map_loss(output.map_logits[split:][keep], target[keep], self.settings.dice_weight) * kept_share
+            per_clip = map_loss_per_clip(output.map_logits[split:], target, self.settings.dice_weight)  # (U,)
+            pseudo = (per_clip * keep).sum() * pseudo_scale
             con = contrastive_term(self.objectives[pair], output)
             total = total + sup + self.settings.lambda_u * pseudo + self.settings.lambda_c * con
             logs.update(
@@ -203,24 +204,30 @@ class TeacherStudent:
             labels = unfiltered_labels(maps[0], s.delta)
         return labels, maps
 
-    def _diagnostics(self, labels: PseudoLabels, teacher_maps: list[Tensor], unlabeled: AVBatch) -> dict[str, float]:
-        """Kept fraction, and pseudo-label quality against the hidden boxes (never trained on)."""
-        logs = {
-            "pl/kept": float(labels.keep.float().mean()),
-            "pl/agreement": float(labels.agreement.mean()),
-        }
+    def _diagnostics(self, labels: PseudoLabels, teacher_maps: list[Tensor], unlabeled: AVBatch) -> dict[str, Tensor]:
+        """Kept fraction, and pseudo-label quality against the hidden boxes (never trained on).
+
+        Means over an empty set are NaN (not measured this step), computed without asking the
+        device whether the set is empty.
+        """
+        logs = as_logs(pl__kept=labels.keep.float().mean(), pl__agreement=labels.agreement.mean())
         known = unlabeled.sounding
-        if not bool(known.any()):
-            return logs
         truth = box_targets(unlabeled.boxes, *labels.mask.shape[-2:]).to(labels.mask.device) >= 0.5
         label_iou = mask_iou(labels.mask, truth)
         single_iou = mask_iou(binarize_probabilities(teacher_maps[0], self.settings.delta), truth)
         kept, dropped = labels.keep & known, ~labels.keep & known
-        logs["pl/iou_all"] = float(label_iou[known].mean())
-        logs["pl/iou_teacher_a"] = float(single_iou[known].mean())
-        if bool(kept.any()):
-            logs["pl/iou_kept"] = float(label_iou[kept].mean())
-            logs["pl/iou_teacher_a_kept"] = float(single_iou[kept].mean())
-        if bool(dropped.any()):
-            logs["pl/iou_dropped"] = float(label_iou[dropped].mean())
+        logs.update(
+            as_logs(
+                pl__iou_all=masked_mean(label_iou, known),
+                pl__iou_teacher_a=masked_mean(single_iou, known),
+                pl__iou_kept=masked_mean(label_iou, kept),
+                pl__iou_teacher_a_kept=masked_mean(single_iou, kept),
+                pl__iou_dropped=masked_mean(label_iou, dropped),
+            )
+        )
         return logs
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of `values` where `mask`, NaN where the mask is empty."""
+    return (values * mask).sum() / mask.sum()
