@@ -7,7 +7,9 @@ the step's time goes (convolutions against the memory-bound layers, from torch.p
 bf16-autocast step, the data path alone (clip bank + weak augmentation), and the whole loop
 (data + step), whose shortfall against the step alone is what data loading costs. The process
 tunes malloc as the trainer does (avsl.engine.allocator); a spawned process measures the step
-and the loop again under the C library's default malloc, for comparison.
+and the loop again under the C library's default malloc, for comparison. bf16 is measured only
+where the CPU has native bf16 (elsewhere it runs on a reference path for many minutes); the JSON
+says when it was skipped. On a GPU the suite is `avsl.bench.train_scale`.
 """
 
 from __future__ import annotations
@@ -23,16 +25,19 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
+from avsl.bench import train_scale
 from avsl.bench.timing import alternating_median_seconds, median_seconds
 from avsl.config import load_config
-from avsl.data.augment import sample_crops, stored_size, weak_augment
+from avsl.data.augment import stored_size
 from avsl.data.dataset import AVDataset
 from avsl.data.memory import ClipBank, load_clip_bank
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import generate
 from avsl.engine.allocator import retain_freed_memory
+from avsl.engine.batches import BatchAssembler
 from avsl.engine.build import build_method
-from avsl.engine.trainer import autocast
+from avsl.engine.precision import autocast, native_bf16
+from avsl.methods.base import StreamSpec
 from avsl.types import AVBatch
 
 BATCH = 32
@@ -64,17 +69,23 @@ def _step(method, optimizer, batch, precision: str) -> None:
     optimizer.step()
 
 
-def run(repeats: int = 3) -> dict:
+def run(repeats: int = 3, device: torch.device | None = None) -> dict:
+    if device is not None and device.type == "cuda":
+        return train_scale.run(device)
     results: dict = {"batch": BATCH, "image_size": SIZE, "audio_seconds": SECONDS, "threads": torch.get_num_threads()}
     results["malloc_tuned"] = retain_freed_memory()
     fp32_rate = matmul_flops_per_second(torch.float32)
     results["matmul_gflops_fp32"] = round(fp32_rate / 1e9, 1)
-    results["matmul_gflops_bf16"] = round(matmul_flops_per_second(torch.bfloat16) / 1e9, 1)
+    precisions = ("fp32", "bf16") if native_bf16(torch.device("cpu")) else ("fp32",)
+    if "bf16" in precisions:
+        results["matmul_gflops_bf16"] = round(matmul_flops_per_second(torch.bfloat16) / 1e9, 1)
+    else:
+        results["bf16_skipped"] = "this CPU has no native bf16 arithmetic (a reference path would take many minutes)"
     next_batch = _batch_source(_clip_bank())
     results["loader_samples_per_s"] = round(BATCH / median_seconds(next_batch, repeats=10), 1)
     fixed = next_batch()
     for localizer in LOCALIZERS:
-        results[localizer] = _measure(localizer, fixed, next_batch, fp32_rate, repeats)
+        results[localizer] = _measure(localizer, fixed, next_batch, fp32_rate, repeats, precisions)
     # malloc's settings cannot be undone in this process: the default is measured in a new one
     # (an executor's worker, unlike a Pool's, may start the clip bank's loader processes)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -87,22 +98,16 @@ def _clip_bank() -> ClipBank:
     with tempfile.TemporaryDirectory() as folder:
         preset = dataclasses.replace(get_preset("tiny"), image_size=SIZE, audio_seconds=SECONDS)
         generate(Path(folder) / "d", preset.with_counts(4 * BATCH, 0, 0), seed=0)
-        return load_clip_bank(AVDataset(Path(folder) / "d" / "train", stored_size(SIZE), 16_000, SECONDS), workers=2)
+        dataset = AVDataset(Path(folder) / "d" / "train", stored_size(SIZE), 16_000, SECONDS, frames="uint8")
+        return load_clip_bank(dataset, workers=2)
 
 
 def _batch_source(bank: ClipBank) -> Callable[[], AVBatch]:
-    """What the trainer does for a batch: gather clips from the bank, crop and mirror them."""
-    generator = torch.Generator().manual_seed(0)
-
-    def next_batch() -> AVBatch:
-        indices = torch.randint(0, len(bank), (BATCH,), generator=generator)
-        batch = bank.batch(indices)
-        image, boxes = weak_augment(
-            batch.image, batch.boxes, SIZE, sample_crops(BATCH, bank.images.shape[-1], SIZE, generator)
-        )
-        return dataclasses.replace(batch, image=image.contiguous(memory_format=torch.channels_last), boxes=boxes)
-
-    return next_batch
+    """What the trainer does for a batch (`avsl.engine.batches`), one step after another."""
+    assembler = BatchAssembler(bank, {"all": torch.arange(len(bank))}, 0, SIZE, torch.device("cpu"), True)
+    plan = {"all": StreamSpec("all", BATCH)}
+    steps = iter(range(10**9))
+    return lambda: assembler.batches(next(steps), plan)["all"]
 
 
 def _default_malloc_loops(repeats: int) -> dict:
@@ -129,7 +134,7 @@ def _time_shares(method, optimizer, batch) -> dict:
     return {"time_shares": shares, "convolution_seconds": round(total * shares["convolution"] / 1e6, 3)}
 
 
-def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int) -> dict:
+def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int, precisions: tuple[str, ...]) -> dict:
     method, optimizer = _method(localizer)
     with FlopCounterMode(display=False) as counter:
         _step(method, optimizer, fixed, "fp32")
@@ -139,13 +144,14 @@ def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int) 
     # nearly all counted FLOPs are convolutions: their own rate against the matmul rate
     profiled["convolution_fraction_of_matmul"] = round(flops / profiled["convolution_seconds"] / fp32_rate, 3)
     row.update(profiled)
-    for precision in ("fp32", "bf16"):
+    for precision in precisions:
         seconds = median_seconds(lambda p=precision: _step(method, optimizer, fixed, p), repeats=repeats)
         row[f"step_samples_per_s_{precision}"] = round(BATCH / seconds, 2)
         if precision == "fp32":
             row["fp32_fraction_of_matmul"] = round(flops / seconds / fp32_rate, 3)
     row.update(_loop_against_step(method, optimizer, fixed, next_batch, repeats))
-    row["bf16_speedup"] = round(row["step_samples_per_s_bf16"] / row["step_samples_per_s_fp32"], 2)
+    if "bf16" in precisions:
+        row["bf16_speedup"] = round(row["step_samples_per_s_bf16"] / row["step_samples_per_s_fp32"], 2)
     return row
 
 

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 from avsl.bench import dmt_suite, methods_suite, metrics_suite, precision_suite, synth_suite, train_suite
+from avsl.cli.common import pick_device
 from avsl.errors import AvslError
 from avsl.files import write_json
 
+DEVICE_SUITES = ("train", "dmt")
 SUITES = {
     "metrics": metrics_suite.run,
     "synth": synth_suite.run,
@@ -27,6 +29,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", help="methods suite: seeds (default 0 1 2 at 3 %%)")
     parser.add_argument("--fractions", type=float, nargs="+", help="methods suite: labelled fractions")
     parser.add_argument("--preset", help="methods suite: synthetic preset (default bench; also hard)")
+    parser.add_argument("--device", help="train and dmt suites: cpu (default) or cuda[:N] (the papers' sizes)")
     parser.set_defaults(run=run)
 
 
@@ -35,11 +38,16 @@ def run(args: argparse.Namespace) -> int:
     given = [name for name, value in methods_options.items() if value is not None]
     if args.suite != "methods" and given:
         raise AvslError(f"{', '.join(given)}: only the methods suite takes these options")
+    if args.device is not None and args.suite not in DEVICE_SUITES:
+        raise AvslError(f"--device: only the {' and '.join(DEVICE_SUITES)} suites take it")
     if args.suite == "methods":
         plan = methods_suite.DEFAULT_PLAN
         if args.seeds or args.fractions:
             plan = tuple((f, tuple(args.seeds or (0,))) for f in (args.fractions or (0.03,)))
         results = {"suite": args.suite, **methods_suite.run(args.preset or "bench", plan=plan)}
+    elif args.suite in DEVICE_SUITES:
+        device = pick_device(args.device or "cpu")
+        results = {"suite": args.suite, **SUITES[args.suite](device=device)}
     else:
         results = {"suite": args.suite, **SUITES[args.suite]()}
     print(json.dumps(results, indent=2))

@@ -21,6 +21,7 @@ from avsl.cli.common import (
     existing_dir,
     non_negative_int,
     pick_device,
+    positive_float,
     positive_int,
 )
 from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, SAMPLE_RATE
@@ -71,7 +72,7 @@ def add_parser(commands) -> None:
         type=positive_int,
         help="model input size (default: DIR/avsl.json's, else 224)",
     )
-    parser.add_argument("--audio-seconds", type=float, help="audio window (default: DIR/avsl.json's, else 3)")
+    parser.add_argument("--audio-seconds", type=positive_float, help="audio window (default: DIR/avsl.json's, else 3)")
     add_device_argument(parser)
     parser.set_defaults(run=run)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from avsl import __version__
-from avsl.cli import bench, demo, eval, localize, prepare, synth, train
+from avsl.cli import bench, cache, demo, eval, localize, prepare, synth, train
 from avsl.errors import AvslError
 
-SUBCOMMANDS = (synth, train, eval, localize, prepare, demo, bench)
+SUBCOMMANDS = (synth, cache, train, eval, localize, prepare, demo, bench)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -45,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return int(args.run(args) or 0)
     except AvslError as err:
         if args.debug:
             raise
@@ -63,6 +66,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _one_line_warning(command: str):
+    """Warnings from the library as `avsl CMD: warning: ...` lines, without source locations."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"avsl {command}: warning: {message}", file=sys.stderr)
+
+    return show
 
 
 def _first_line(err: Exception) -> str:

@@ -46,7 +46,9 @@ def coverage_masks(boxes: list[Tensor], height: int, width: int) -> Tensor:
     if sum(counts) == 0:
         return out
     flat = torch.cat([b.reshape(-1, 4) for b in boxes]).float()  # (N, 4)
-    owner = torch.repeat_interleave(torch.arange(batch, device=device), torch.tensor(counts, device=device))
+    # output_size from the host-side counts: without it, repeat_interleave waits for the device
+    repeats = torch.tensor(counts, device=device)
+    owner = torch.repeat_interleave(torch.arange(batch, device=device), repeats, output_size=sum(counts))
     cover_x = _interval_coverage(flat[:, 0], flat[:, 2], width)  # (N, w)
     cover_y = _interval_coverage(flat[:, 1], flat[:, 3], height)  # (N, h)
     per_box = cover_y[:, :, None] * cover_x[:, None, :]  # (N, h, w)

@@ -1,0 +1,52 @@
+"""`avsl cache DATA OUT`: decode a layout once into a memory-mapped training cache.
+
+DATA is a layout, or a folder holding train/ (and val/) layouts as `avsl synth` writes them;
+OUT then gets train/ (frames with the crop margin) and val/ (frames at the input size), and
+`avsl train --data OUT` reads them with no decoding and no per-process copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tqdm import tqdm
+
+from avsl.cli.common import positive_float, positive_int
+from avsl.data.augment import stored_size
+from avsl.data.cache import write_cache
+from avsl.data.dataset import AVDataset
+from avsl.engine.data import resolve_sizes, split_dirs
+from avsl.errors import AvslError
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("cache", help="decode a dataset once into a memory-mapped training cache")
+    parser.add_argument("data", type=Path, help="a layout, or a folder with train/ (and val/)")
+    parser.add_argument("out", type=Path, help="cache folder to write")
+    parser.add_argument("--image-size", type=positive_int, help="model input side (default: the layout's, else 224)")
+    parser.add_argument("--audio-seconds", type=positive_float, help="audio window (default: the layout's, else 3)")
+    parser.add_argument("--sample-rate", type=positive_int, default=16_000)
+    parser.add_argument("--workers", type=positive_int, default=2, help="decoding processes")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing cache in OUT")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    train_dir, val_dir = split_dirs(args.data, None)
+    if args.out.exists() and not args.overwrite:
+        raise AvslError(f"{args.out}: exists already (use --overwrite to replace it)")
+    size, seconds = resolve_sizes(train_dir, args.image_size or 0, args.audio_seconds or 0.0)
+    splits = {"train": (train_dir, stored_size(size))}
+    if val_dir is not None:
+        splits["val"] = (val_dir, size)
+    nested = train_dir != args.data
+    for name, (folder, side) in splits.items():
+        dataset = AVDataset(folder, side, args.sample_rate, seconds, frames="uint8")
+        target = args.out / name if nested else args.out
+        with tqdm(total=len(dataset), desc=f"cache {name}", unit="clip", disable=None) as bar:
+            index = write_cache(dataset, target, size, args.workers, progress=lambda done: bar.update(done - bar.n))
+        print(f"{target}: {index['count']} clips ({side} px frames, {seconds} s), {len(index['skipped'])} skipped")
+        for item in index["skipped"]:
+            print(f"  skipped {item['id']}: {item['reason']}")
+    return 0
