@@ -9,6 +9,6 @@ mkdir -p "$out"
 export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device here')"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python -m pytest -q -m gpu tests/test_gpu.py tests/test_device.py tests/test_strong.py
+python -m pytest -q -m gpu tests
 python -m avsl.cli.main bench --suite dmt --device cuda --out "$out/bench_dmt_cuda.json"
 python -m avsl.cli.main bench --suite train --device cuda --out "$out/bench_train_cuda.json"

@@ -145,8 +145,7 @@ def apply_strong_view(images: Tensor, masks: Tensor, params: StrongParams) -> tu
     full_masks = F.interpolate(masks[:, None].float(), size=(side, side), mode="nearest")  # (B, 1, S, S)
     moved = resized_crop(torch.cat([pixels, full_masks], 1), params)
     pixels, moved_masks = moved[:, :3], moved[:, 3:]
-    used = (params.factors != NEUTRAL_FACTORS).any(0).tolist()
-    pixels = colour_jitter(pixels, params.order.to(device), params.factors.to(device), used)
+    pixels = colour_jitter(pixels, params.order, params.factors)
     if bool(params.gray.any()):
         pixels = torch.where(params.gray.to(device)[:, None, None, None], grayscale(pixels).expand_as(pixels), pixels)
     if bool((params.sigma > 0).any()):
@@ -184,22 +183,23 @@ def grayscale(pixels: Tensor) -> Tensor:
     return (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b)[:, None]
 
 
-def colour_jitter(pixels: Tensor, order: Tensor, factors: Tensor, used: list[bool]) -> Tensor:
+def colour_jitter(pixels: Tensor, order: Tensor, factors: Tensor) -> Tensor:
     """Brightness, contrast, saturation and hue changes in each clip's own order.
 
-    Round r applies, to every clip, the operation its order names at r; the other operations
-    run with their neutral factor (1, or no hue shift), which leaves the pixels exactly as they
-    are, so one batched pass per operation and round serves every order at once. `used` (4,)
-    says which operations any clip needs at all.
+    `order` and `factors` live on the host, so which clips take which operation at each of the
+    four rounds is known without asking the device; each operation then runs once per clip that
+    needs it (a clip with a neutral factor skips it), on the rows it selects.
     """
-    neutral = NEUTRAL_FACTORS.to(pixels.device)
+    needs = factors != NEUTRAL_FACTORS  # (B, 4)
     operations = (_brightness, _contrast, _saturation, _hue)
     for position in range(JITTER_OPS):
-        chosen = order[:, position]  # (B,)
         for op, apply in enumerate(operations):
-            if used[op]:
-                factor = torch.where(chosen == op, factors[:, op], neutral[op])[:, None, None, None]  # (B, 1, 1, 1)
-                pixels = apply(pixels, factor)
+            rows = ((order[:, position] == op) & needs[:, op]).nonzero().flatten()  # host indices
+            if len(rows) == 0:
+                continue
+            chosen = rows.to(pixels.device, non_blocking=True)
+            factor = factors[rows, op].to(pixels.device, non_blocking=True)[:, None, None, None]  # (b, 1, 1, 1)
+            pixels = pixels.index_copy(0, chosen, apply(pixels.index_select(0, chosen), factor))
     return pixels
 
 
@@ -217,10 +217,9 @@ def _saturation(pixels: Tensor, factor: Tensor) -> Tensor:
 
 
 def _hue(pixels: Tensor, shift: Tensor) -> Tensor:
-    """Rotate the hue by `shift` turns (HSV), leaving clips with no shift untouched."""
+    """Rotate the hue by `shift` turns (HSV)."""
     hue, saturation, value = _rgb_to_hsv(pixels)
-    rotated = _hsv_to_rgb(torch.remainder(hue + shift[:, 0], 1.0), saturation, value)
-    return torch.where(shift != 0, rotated, pixels)
+    return _hsv_to_rgb(torch.remainder(hue + shift[:, 0], 1.0), saturation, value)
 
 
 def _rgb_to_hsv(pixels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
