@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -28,15 +29,16 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     """Pretty JSON, written atomically; NaN becomes null so every JSON reader accepts it."""
-    text = json.dumps(_nan_to_none(data), indent=2, sort_keys=False) + "\n"
+    text = json.dumps(nan_to_none(data), indent=2, sort_keys=False) + "\n"
     atomic_write(path, lambda stream: stream.write(text.encode()))
 
 
-def _nan_to_none(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
+def nan_to_none(value: Any) -> Any:
+    """NaN (and inf) floats -> None, in nested dicts and lists: strict JSON has neither."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
+        return {k: nan_to_none(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_nan_to_none(v) for v in value]
+        return [nan_to_none(v) for v in value]
     return value

@@ -42,6 +42,8 @@ def load_audio_window(path: Path, sample_rate: int, seconds: float, centre: floa
         data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AvslError(f"{path}: cannot decode audio ({_reason(err)})") from None
+    if not np.isfinite(data).all():  # np.clip keeps NaN: one would poison a whole training run
+        raise AvslError(f"{path}: audio holds NaN or infinite samples")
     mono = np.clip(data, -1.0, 1.0).mean(axis=1)  # (frames,)
     if native_rate != sample_rate:
         mono = soxr.resample(mono, native_rate, sample_rate, quality="HQ").astype(np.float32)

@@ -43,6 +43,7 @@ def check_config(config: TrainConfig) -> None:
         raise AvslError(f"labelled fraction must be in (0, 1], got {config.labeled_fraction}")
     if config.precision not in PRECISIONS:
         raise AvslError(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
+    _check_numbers(config)
     if config.data.batch_size < 2:
         raise AvslError("data.batch_size must be at least 2 (contrastive losses need negatives)")
     if config.method in ("pseudo", "meanteacher", "dmt") and not 0 < config.semi.labeled_batch < config.data.batch_size:
@@ -50,6 +51,34 @@ def check_config(config: TrainConfig) -> None:
             f"semi.labeled_batch ({config.semi.labeled_batch}) must be between 0 and data.batch_size "
             f"({config.data.batch_size}): each step mixes labelled and unlabelled clips"
         )
+
+
+def _check_numbers(config: TrainConfig) -> None:
+    """Values that would train on garbage or crash later, refused up front with their key."""
+    s, o, d = config.semi, config.optim, config.data
+    rules = [
+        ("optim.lr", o.lr, math.isfinite(o.lr) and o.lr > 0, "a finite number above 0"),
+        ("optim.epochs", o.epochs, o.epochs >= 1, "at least 1"),
+        ("optim.weight_decay", o.weight_decay, math.isfinite(o.weight_decay) and o.weight_decay >= 0, "finite, >= 0"),
+        ("optim.warmup_steps", o.warmup_steps, o.warmup_steps >= 0, ">= 0"),
+        ("optim.grad_clip", o.grad_clip, math.isfinite(o.grad_clip) and o.grad_clip >= 0, "finite, >= 0 (0: off)"),
+        ("data.workers", d.workers, d.workers >= 0, ">= 0"),
+        ("data.image_size", d.image_size, d.image_size >= 0, ">= 0 (0: the layout's)"),
+        ("data.audio_seconds", d.audio_seconds, math.isfinite(d.audio_seconds) and d.audio_seconds >= 0,
+         "finite, >= 0 (0: the layout's)"),
+        ("data.sample_rate", d.sample_rate, d.sample_rate > 0, "above 0"),
+        ("semi.delta", s.delta, 0 < s.delta < 1, "strictly between 0 and 1"),
+        ("semi.tau_f", s.tau_f, 0 <= s.tau_f <= 1, "between 0 and 1"),
+        ("semi.alpha", s.alpha, 0 <= s.alpha <= 1, "between 0 and 1"),
+        ("semi.confidence", s.confidence, 0 <= s.confidence <= 1, "between 0 and 1"),
+        ("semi.pairs", s.pairs, s.pairs in (1, 2), "1 or 2"),
+        ("semi.warmup_epochs", s.warmup_epochs, s.warmup_epochs >= 0, ">= 0"),
+        ("semi.lambda_u", s.lambda_u, math.isfinite(s.lambda_u) and s.lambda_u >= 0, "finite, >= 0"),
+        ("semi.lambda_c", s.lambda_c, math.isfinite(s.lambda_c) and s.lambda_c >= 0, "finite, >= 0"),
+    ]  # fmt: skip
+    for key, value, ok, wanted in rules:  # comparisons with NaN are False, so NaN is refused too
+        if not ok:
+            raise AvslError(f"{key} must be {wanted}, got {value}")
 
 
 def build_method(config: TrainConfig, steps_per_epoch: int):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from avsl.files import nan_to_none
+
 
 class RunLog:
     """Appends one JSON object per epoch to RUN/log.jsonl and mirrors scalars to RUN/tb."""
@@ -22,7 +24,7 @@ class RunLog:
         if not self.enabled:
             return
         with self.path.open("a") as stream:
-            stream.write(json.dumps(record) + "\n")
+            stream.write(json.dumps(nan_to_none(record), allow_nan=False) + "\n")  # strict JSON
         if self.writer is not None:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("step", "epoch"):
