@@ -32,8 +32,7 @@ def test_reads_reference_vggss_and_reports_sentinel_boxes(tmp_path):
     [
         ("{not json", "not readable JSON"),
         ('{"file": "a"}', "expected a JSON list"),
-        ('[{"class": "x"}]', "item 0 is not an object with a 'file' key"),
-        ('[{"file": "../escape", "bbox": []}]', "not a plain file stem"),
+        ("\u00ff\u00fe", "not readable JSON"),
     ],
 )
 def test_malformed_annotations_name_the_file(tmp_path, content, message):
@@ -60,13 +59,47 @@ def test_bad_boxes_skip_or_clip(tmp_path):
     assert "expected 4" in skipped.problems["short"]
     clipped = read_annotations(path, "clip")
     assert clipped.entries["outside"].boxes == ((0.1, 0.1, 1.0, 0.5),)
-    assert set(clipped.clipped) == {"outside", "inverted", "short"}
+    assert set(clipped.clipped) == {"outside", "inverted"}
+    assert "expected 4" in clipped.problems["short"]  # nothing to clip: skipped, not made a negative
+
+
+def test_one_bad_entry_costs_only_itself(tmp_path):
+    """Entries naming no usable clip are listed with their item number, duplicates counted once."""
+    path = tmp_path / "annotations.json"
+    entries = [
+        {"class": "no file"},
+        "not an object",
+        {"file": "../escape", "bbox": []},
+        {"file": "/etc/passwd", "bbox": []},
+        {"file": "ok", "bbox": [[0.1, 0.1, 0.5, 0.5]]},
+        {"file": "ok", "bbox": [[0.0, 0.0, 1.0, 1.0]]},
+        {"file": "nan", "bbox": [[0.1, float("nan"), 0.5, 0.5]]},
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(entries).encode())  # with a UTF-8 byte-order mark
+    result = read_annotations(path)
+    assert set(result.entries) == {"ok"}
+    assert result.entries["ok"].boxes == ((0.1, 0.1, 0.5, 0.5),)  # the first of the duplicates
+    assert result.duplicates == ["ok"]
+    assert [r.id for r in result.rejected] == ["item 0", "item 1", "item 2", "item 3"]
+    assert all(str(path) in r.reason for r in result.rejected)
+    assert "not a plain file stem" in result.rejected[2].reason
+    assert "finite" in result.problems["nan"]
+    assert "nan" not in read_annotations(path, "clip").entries  # NaN cannot be clipped into [0, 1]
 
 
 def test_split_list_ignores_csv_columns_and_header(tmp_path):
     path = tmp_path / "test.csv"
     path.write_text("video,audio,label\nabc,abc,sounding\ndef,xyz,non-sounding\n")
-    assert read_id_list(path) == ["abc", "def"]
+    assert read_id_list(path).ids == ["abc", "def"]
+
+
+def test_split_list_skips_unsafe_and_repeated_ids(tmp_path):
+    path = tmp_path / "test.txt"
+    path.write_bytes(b"\xef\xbb\xbfabc\n../up\n\nabc\n/abs/path\ndef\n")
+    listed = read_id_list(path)
+    assert listed.ids == ["abc", "def"]
+    assert listed.duplicates == ["abc"]
+    assert [r.id for r in listed.rejected] == ["line 2", "line 5"]
 
 
 def test_dataset_reads_samples_and_skips_bad_ones(small_layout):

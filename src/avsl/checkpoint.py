@@ -58,6 +58,12 @@ def unprefixed(prefix: str, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
 
 def load_module_state(module: nn.Module, state: dict[str, Tensor], source: Path) -> None:
     """Strict load that explains a mismatch in one line instead of a wall of keys."""
+    check_module_state(module, state, source)
+    module.load_state_dict(state)
+
+
+def check_module_state(module: nn.Module, state: dict[str, Tensor], source: Path) -> None:
+    """AvslError unless `state` has exactly `module`'s keys and shapes (works on meta modules)."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -72,7 +78,6 @@ def load_module_state(module: nn.Module, state: dict[str, Tensor], source: Path)
             f"{source}: checkpoint does not match the model architecture ({len(missing)} missing, "
             f"{len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors; e.g. {detail})"
         )
-    module.load_state_dict(state)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import OmegaConf
+import yaml
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from avsl.constants import MAX_FRAME_PIXELS
 from avsl.errors import AvslError
 
 
@@ -23,6 +25,8 @@ class DataConfig:
     sample_rate: int = 16_000
     batch_size: int = 64
     workers: int = 2  # processes that decode the clips once into memory
+    max_pixels: int = MAX_FRAME_PIXELS  # frames whose header claims more pixels are skipped (avsl.data.frames)
+    strict: bool = False  # stop at the first unreadable clip or bad entry instead of skipping it
 
 
 @dataclass
@@ -48,6 +52,7 @@ class OptimConfig:
     epochs: int = 20  # an epoch is ceil(train clips / batch size) steps, for every method
     warmup_steps: int = 50  # linear learning-rate warm-up before the cosine decay
     grad_clip: float = 5.0  # max global gradient norm; 0 disables
+    skip_nonfinite: bool = False  # skip (and count) a step whose loss or gradient is not finite, instead of stopping
 
 
 @dataclass
@@ -99,9 +104,7 @@ def load_config(yaml_path: Path | None = None, overrides: list[str] | tuple[str,
     try:
         merged = OmegaConf.structured(TrainConfig)
         if yaml_path is not None:
-            if not Path(yaml_path).is_file():
-                raise AvslError(f"{yaml_path}: config file not found")
-            merged = OmegaConf.merge(merged, OmegaConf.load(yaml_path))
+            merged = OmegaConf.merge(merged, _read_yaml(Path(yaml_path)))
         for item in overrides:
             if "=" not in item:
                 raise AvslError(f"override {item!r} is not key=value")
@@ -109,6 +112,24 @@ def load_config(yaml_path: Path | None = None, overrides: list[str] | tuple[str,
         return OmegaConf.to_object(merged)
     except OmegaConfBaseException as err:
         raise AvslError(f"config: {_omegaconf_message(err)}") from None
+
+
+def _read_yaml(path: Path) -> DictConfig:
+    """A YAML mapping of config values; anything else is an AvslError naming the file."""
+    if not path.is_file():
+        raise AvslError(f"{path}: config file not found")
+    try:
+        loaded = OmegaConf.load(path)
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as err:
+        raise AvslError(f"{path}: not readable YAML ({_first_line(err)})") from None
+    if not isinstance(loaded, DictConfig):
+        raise AvslError(f"{path}: expected a mapping of config keys (e.g. 'optim: {{lr: 0.001}}'), got a list")
+    return loaded
+
+
+def _first_line(err: Exception) -> str:
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return " ".join(lines[:2]) if lines else type(err).__name__
 
 
 def config_from_dict(data: dict) -> TrainConfig:

@@ -16,3 +16,8 @@ SIZE_BUCKETS = (("small", 32**2), ("medium", 96**2), ("large", 144**2), ("huge",
 
 # AUC of the success curve: thresholds 0, 0.05, ..., 1.0 (EZ-VSL utils.Evaluator).
 AUC_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21))
+
+# Frames whose header claims more pixels are refused before decoding: 50 megapixels is six times
+# an 8K UHD frame, and below PIL's own hard limit (2 x Image.MAX_IMAGE_PIXELS = 179 MP), which
+# stops larger headers whatever this is set to.
+MAX_FRAME_PIXELS = 50_000_000

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +25,17 @@ from avsl.cli.common import (
     positive_float,
     positive_int,
 )
-from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, SAMPLE_RATE
-from avsl.data.dataset import AVDataset, collate_samples
+from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, MAX_FRAME_PIXELS, SAMPLE_RATE
+from avsl.data.dataset import ANNOTATION_FILE, AVDataset, collate_samples
 from avsl.data.layout import read_layout_defaults
 from avsl.engine.evaluate import EvalResult, evaluate
 from avsl.errors import AvslError
-from avsl.files import atomic_write, write_json
+from avsl.files import atomic_write, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import CenterPredictor
 
 PREDICTORS = {"center": CenterPredictor}
+METRICS_FILE = "metrics.json"
 
 
 def add_parser(commands) -> None:
@@ -73,6 +75,8 @@ def add_parser(commands) -> None:
         help="model input size (default: DIR/avsl.json's, else 224)",
     )
     parser.add_argument("--audio-seconds", type=positive_float, help="audio window (default: DIR/avsl.json's, else 3)")
+    parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
+                        help="skip frames whose header claims more pixels (default: %(default)s)")  # fmt: skip
     add_device_argument(parser)
     parser.set_defaults(run=run)
 
@@ -80,6 +84,10 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.save_maps is not None and args.save_maps.suffix != ".npz":
         raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
+    writable_dir(args.out)
+    if args.save_maps is not None:
+        writable_dir(args.save_maps.parent, "--save-maps folder")
+    (args.out / METRICS_FILE).unlink(missing_ok=True)  # its presence must mean this run finished
     device = pick_device(args.device)
     if args.checkpoint is not None:
         predictor = CheckpointPredictor(args.checkpoint, device, args.network)
@@ -96,12 +104,11 @@ def run(args: argparse.Namespace) -> int:
         args.audio_seconds or audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
         split=args.split,
         box_policy=args.bad_boxes,
+        max_pixels=args.max_pixels,
     )
+    _check_entries(dataset, args.strict)
     if not dataset.labeled_ids:
         raise AvslError(f"{args.data}: no clip has boxes in annotations.json; nothing to score")
-    if args.strict and dataset.annotations.problems:
-        clip_id, problem = next(iter(dataset.annotations.problems.items()))
-        raise AvslError(f"{args.data / 'annotations.json'}: clip {clip_id}: {problem}")
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_samples)
     result = evaluate(
         predictor,
@@ -111,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         device=device,
     )
+    result.skipped[:0] = dataset.rejected
+    if not result.scored:
+        first = result.skipped[0].reason if result.skipped else "none was annotated"
+        raise AvslError(f"{args.data}: no clip could be scored ({len(result.skipped)} skipped; first: {first})")
     metrics = result.metrics(args.threshold)
     metrics.update(
         data=str(args.data),
@@ -118,15 +129,32 @@ def run(args: argparse.Namespace) -> int:
         gt_rule=args.gt_rule,
         bad_boxes=args.bad_boxes,
         clipped_boxes=dataset.annotations.clipped,
+        duplicate_ids=dataset.duplicates,
         median_rule="pixels >= the map's value at sorted position S*S//2 (EZ-VSL)",
     )
     if args.save_maps is not None:
         _save_maps(args.save_maps, result)
     per_clip = result.per_clip_csv().encode()
     atomic_write(args.out / "per_clip.csv", lambda stream: stream.write(per_clip))
-    write_json(args.out / "metrics.json", metrics)
+    write_json(args.out / METRICS_FILE, metrics)
     _report(metrics, args.out)
     return 0
+
+
+def _check_entries(dataset: AVDataset, strict: bool) -> None:
+    """Bad list or annotation entries: --strict stops at the first; duplicates are warned about
+    (each clip is scored once, from its first entry)."""
+    if strict and dataset.rejected:
+        raise AvslError(f"{dataset.rejected[0].reason} (--strict stops at bad entries)")
+    if strict and dataset.annotations.problems:
+        clip_id, problem = next(iter(dataset.annotations.problems.items()))
+        raise AvslError(f"{dataset.root / ANNOTATION_FILE}: clip {clip_id}: {problem} (--strict stops at bad entries)")
+    if dataset.duplicates:
+        warnings.warn(
+            f"{len(dataset.duplicates)} clip id(s) listed more than once, scored once "
+            f"(first: {dataset.duplicates[0]}; all in metrics.json 'duplicate_ids')",
+            stacklevel=2,
+        )
 
 
 def _save_maps(path: Path, result: EvalResult) -> None:

@@ -11,8 +11,9 @@ from avsl.cli.common import add_device_argument, pick_device, positive_int
 from avsl.config import config_from_dict, load_config
 from avsl.engine.build import METHODS, check_config
 from avsl.engine.data import split_dirs
-from avsl.engine.trainer import train
+from avsl.engine.trainer import holds_run, train
 from avsl.errors import AvslError
+from avsl.files import writable_dir
 
 
 def add_parser(commands) -> None:
@@ -30,6 +31,7 @@ def add_parser(commands) -> None:
                         help="override a config value, e.g. --set optim.lr=3e-4 (repeatable)")  # fmt: skip
     parser.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in RUN exactly")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or started run in --out")
+    parser.add_argument("--strict", action="store_true", help="stop at the first unreadable clip or bad entry")
     add_device_argument(parser)
     parser.set_defaults(run=run)
 
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.data is None or args.out is None:
         raise AvslError("--data and --out are required (or --resume RUN)")
     overrides = list(args.overrides)
+    if args.strict:
+        overrides.append("data.strict=true")
     for flag, key in (("method", "method"), ("localizer", "model.localizer"),
                       ("labeled_fraction", "labeled_fraction"), ("epochs", "optim.epochs"), ("seed", "seed")):  # fmt: skip
         value = getattr(args, flag)
@@ -47,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
             overrides.append(f"{key}={value}")
     config = load_config(args.config, overrides)
     check_config(config)
-    if (args.out / LAST_FILE).exists() and not args.overwrite:
+    if holds_run(args.out) and not args.overwrite:
         raise AvslError(f"{args.out}: holds a run already (use --resume {args.out} or --overwrite)")
+    writable_dir(args.out, "run folder")
     train_dir, val_dir = split_dirs(args.data, args.val)
     result = train(config, train_dir, val_dir, args.out, pick_device(args.device))
     _report(result)
@@ -56,14 +61,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    _, header = load_checkpoint(args.resume / LAST_FILE)
+    path = args.resume / LAST_FILE
+    _, header = load_checkpoint(path)
+    if not isinstance(header.get("config"), dict) or not isinstance(header.get("data"), dict):
+        raise AvslError(f"{path}: not a training checkpoint (no saved config or data folders)")
     config = config_from_dict(header["config"])
+    check_config(config)
+    if args.strict:
+        config.data.strict = True
+    writable_dir(args.resume, "run folder")
     data = header["data"]
-    train_dir = Path(data["train"]) if args.data is None else split_dirs(args.data, args.val)[0]
-    val_dir = Path(data["val"]) if data["val"] else None
+    train_dir = split_dirs(args.data, args.val)[0] if args.data is not None else _saved_dir(data, "train", path)
+    val_dir = args.val if args.val is not None else _saved_dir(data, "val", path)
+    if train_dir is None:
+        raise AvslError(f"{path}: the saved training folder is missing; pass --data")
     result = train(config, train_dir, val_dir, args.resume, pick_device(args.device), resume=True)
     _report(result)
     return 0
+
+
+def _saved_dir(data: dict, key: str, source: Path) -> Path | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AvslError(f"{source}: saved {key} folder is not a path")
+    return Path(value)
 
 
 def _report(result) -> None:

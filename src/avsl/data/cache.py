@@ -68,7 +68,7 @@ def write_cache(
     ids: list[str] = []
     boxes: list[list[list[float]]] = []
     has_box: list[bool] = []
-    skipped: list[BadSample] = []
+    skipped: list[BadSample] = list(dataset.rejected)  # list or annotation entries naming no clip
     seen = 0
     for batch in decoded_batches(dataset, workers, batch_size):
         skipped += batch.skipped

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.audio import load_audio_window
-from avsl.data.layout import Annotations, BoxPolicy, Entry, find_audio, list_clips, read_annotations
-from avsl.data.transforms import apply_to_frame, eval_transform, train_transform
+from avsl.data.frames import load_frame
+from avsl.data.layout import Annotations, BoxPolicy, Entry, IdList, find_audio, list_clips, read_annotations
+from avsl.data.transforms import apply_to_frame, eval_transform
 from avsl.errors import AvslError
 from avsl.types import AVBatch, BadSample, Sample
 
@@ -33,11 +34,14 @@ class AVDataset(Dataset):
         sample_rate: audio is resampled to this rate.
         audio_seconds: length of the audio window.
         split: optional id list file; default every frame in root/frames.
-        train: weak training augmentation instead of the evaluation resize.
         box_policy: what to do with invalid boxes (see `avsl.data.layout`).
         ids: restrict to these ids (after the split), in this order.
         frames: "normalized" float frames, or "uint8" (squashed to the size, unnormalised) for
             the training sources, which normalise on the training device.
+        max_pixels: frames whose header claims more pixels are skipped before decoding.
+
+    Entries of the split list or annotation file that name no usable clip are in `rejected`
+    (BadSamples, reported with the skipped clips); ids given twice are in `duplicates`.
     """
 
     def __init__(
@@ -47,26 +51,26 @@ class AVDataset(Dataset):
         sample_rate: int,
         audio_seconds: float,
         split: Path | None = None,
-        train: bool = False,
         box_policy: BoxPolicy = "skip",
         ids: Sequence[str] | None = None,
         frames: Literal["normalized", "uint8"] = "normalized",
+        max_pixels: int = MAX_FRAME_PIXELS,
     ) -> None:
         self.root = Path(root)
         self.image_size = image_size
         self.sample_rate = sample_rate
         self.audio_seconds = audio_seconds
-        self.ids = list(ids) if ids is not None else list_clips(self.root, split)
+        self.max_pixels = max_pixels
+        listed = IdList(list(ids)) if ids is not None else list_clips(self.root, split)
+        self.ids = listed.ids
         annotation_path = self.root / ANNOTATION_FILE
         self.annotations = (
             read_annotations(annotation_path, box_policy) if annotation_path.exists() else Annotations({})
         )
+        self.rejected = listed.rejected + self.annotations.rejected
+        self.duplicates = listed.duplicates + self.annotations.duplicates
         self.frames = frames
-        if train and frames == "uint8":
-            raise ValueError("uint8 frames are squashed, not augmented: train=True needs normalised frames")
-        self.transform: Callable = (
-            train_transform(image_size) if train else eval_transform(image_size, normalize=frames == "normalized")
-        )
+        self.transform: Callable = eval_transform(image_size, normalize=frames == "normalized")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -92,7 +96,9 @@ class AVDataset(Dataset):
         entry = self.entry(clip_id)
         known = entry is not None and entry.boxes is not None
         boxes = torch.tensor(entry.boxes if known and entry.boxes else [], dtype=torch.float32).reshape(-1, 4)
-        image, boxes = apply_to_frame(self.transform, load_frame(self.root / "frames" / f"{clip_id}.jpg"), boxes)
+        image, boxes = apply_to_frame(
+            self.transform, load_frame(self.root / "frames" / f"{clip_id}.jpg", self.max_pixels), boxes
+        )
         waveform = load_audio_window(find_audio(self.root, clip_id), self.sample_rate, self.audio_seconds)
         return Sample(
             id=clip_id,
@@ -102,17 +108,6 @@ class AVDataset(Dataset):
             has_box=known,
             label=entry.label if entry else None,
         )
-
-
-def load_frame(path: Path) -> Image.Image:
-    """Decode a frame to RGB, or raise AvslError naming the file."""
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except FileNotFoundError:
-        raise AvslError(f"{path}: frame not found") from None
-    except (UnidentifiedImageError, OSError, ValueError) as err:
-        raise AvslError(f"{path}: cannot decode image ({err.__class__.__name__})") from None
 
 
 def collate_samples(items: list[Sample | BadSample]) -> AVBatch:

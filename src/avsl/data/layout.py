@@ -15,6 +15,7 @@ the clip is skipped (default) or the boxes are clipped to [0, 1] as the peers' c
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Literal
 
 from avsl.errors import AvslError
 from avsl.ops.boxes import box_problem
+from avsl.types import BadSample
 
 BoxPolicy = Literal["skip", "clip"]
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -41,58 +43,108 @@ class Entry:
 
 @dataclass
 class Annotations:
-    """Parsed annotations plus what was wrong with them (clip id -> problem)."""
+    """Parsed annotations plus what was wrong with them.
+
+    `problems` maps a clip id to what is wrong with its entry (the clip is skipped); `rejected`
+    lists entries that name no usable clip (no 'file', an unsafe id); `duplicates` lists ids
+    given more than once (the first entry is used, so each clip is scored once).
+    """
 
     entries: dict[str, Entry]
     problems: dict[str, str] = field(default_factory=dict)
     clipped: list[str] = field(default_factory=list)
+    rejected: list[BadSample] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
 
 
-def check_id(clip_id: str, source: Path) -> str:
+@dataclass
+class IdList:
+    """A split list's usable ids (first occurrence order), and the lines it could not use."""
+
+    ids: list[str]
+    rejected: list[BadSample] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def id_problem(clip_id: object) -> str | None:
+    """Why `clip_id` cannot name files inside a layout, or None when it can."""
     if not isinstance(clip_id, str) or not _SAFE_ID.match(clip_id):
-        raise AvslError(f"{source}: clip id {clip_id!r} is not a plain file stem")
-    return clip_id
+        return f"clip id {clip_id!r} is not a plain file stem (no path separators, '..' or NUL)"
+    return None
 
 
 def read_annotations(path: Path, box_policy: BoxPolicy = "skip") -> Annotations:
     """Read and validate an annotations.json in the VGG-SS format.
 
-    A file that is not such a list raises AvslError naming the file; a bad box only marks its
-    clip in `problems` (skip policy) or is clipped and listed in `clipped` (clip policy).
+    Only a file that is not such a list raises AvslError (naming the file); one bad entry never
+    costs the others: it is listed in `rejected` or `problems` (see `Annotations`), and a bad box
+    marks its clip (skip policy) or is clipped and listed in `clipped` (clip policy).
     """
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise AvslError(f"{path}: annotation file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise AvslError(f"{path}: not readable JSON ({err})") from None
+    raw = _read_json(path, "annotation file")
     if not isinstance(raw, list):
         raise AvslError(f"{path}: expected a JSON list of {{'file', 'class', 'bbox'}} objects")
     result = Annotations(entries={})
     for index, item in enumerate(raw):
         if not isinstance(item, dict) or "file" not in item:
-            raise AvslError(f"{path}: item {index} is not an object with a 'file' key")
-        clip_id = check_id(item["file"], path)
-        label = item.get("class")
-        if "bbox" not in item or item["bbox"] is None:
-            result.entries[clip_id] = Entry(clip_id, None, label)
+            result.rejected.append(
+                BadSample(f"item {index}", f"{path}: item {index} is not an object with a 'file' key")
+            )
             continue
-        boxes = item["bbox"]
-        if not isinstance(boxes, list) or not all(isinstance(b, list) for b in boxes):
-            result.problems[clip_id] = "'bbox' is not a list of [x1, y1, x2, y2] lists"
+        clip_id = item["file"]
+        if problem := id_problem(clip_id):
+            result.rejected.append(BadSample(f"item {index}", f"{path}: item {index}: {problem}"))
             continue
-        problems = [f"box {k} {p}" for k, b in enumerate(boxes) if (p := box_problem(b))]
-        if problems and box_policy == "skip":
-            result.problems[clip_id] = "; ".join(problems)
+        if clip_id in result.entries or clip_id in result.problems:
+            result.duplicates.append(clip_id)
             continue
-        if problems:
+        entry, problem = _parse_entry(clip_id, item, box_policy)
+        if problem is not None:
+            result.problems[clip_id] = problem
+            continue
+        if entry.boxes is not None and _needed_clipping(item["bbox"]):
             result.clipped.append(clip_id)
-        result.entries[clip_id] = Entry(clip_id, tuple(_clip_box(b) for b in boxes if _clippable(b)), label)
+        result.entries[clip_id] = entry
     return result
 
 
+def _parse_entry(clip_id: str, item: dict, box_policy: BoxPolicy) -> tuple[Entry, str | None]:
+    label = item.get("class")
+    label = label if isinstance(label, str) else None
+    boxes = item.get("bbox")
+    if boxes is None:
+        return Entry(clip_id, None, label), None
+    if not isinstance(boxes, list) or not all(isinstance(b, list) for b in boxes):
+        return Entry(clip_id, None, label), "'bbox' is not a list of [x1, y1, x2, y2] lists"
+    problems = [f"box {k} {p}" for k, b in enumerate(boxes) if (p := box_problem(b))]
+    # Clipping mends coordinates; a box that is not four finite numbers has none to mend, and
+    # dropping it could turn the clip into a negative.
+    if problems and (box_policy == "skip" or not all(_clippable(b) for b in boxes)):
+        return Entry(clip_id, None, label), "; ".join(problems)
+    return Entry(clip_id, tuple(_clip_box(b) for b in boxes), label), None
+
+
+def _needed_clipping(boxes: list) -> bool:
+    return any(box_problem(b) for b in boxes)
+
+
+def _read_json(path: Path, what: str):
+    """Parsed JSON; a UTF-8 byte-order mark (as Windows tools write) is ignored."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError:
+        raise AvslError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise AvslError(f"{path}: not readable JSON ({_one_line(err)})") from None
+
+
+def _one_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
 def _clippable(box: list) -> bool:
-    return len(box) == 4 and all(isinstance(v, (int, float)) for v in box)
+    """Four finite numbers (NaN cannot be clipped into [0, 1]: min/max keep it)."""
+    return len(box) == 4 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in box)
 
 
 def _clip_box(box: list[float]) -> tuple[float, float, float, float]:
@@ -101,16 +153,32 @@ def _clip_box(box: list[float]) -> tuple[float, float, float, float]:
     return (x1, y1, x2, y2)
 
 
-def read_id_list(path: Path) -> list[str]:
-    """A split file: one id per line (first CSV column; a 'video' header line is skipped)."""
+def read_id_list(path: Path) -> IdList:
+    """A split file: one id per line (first CSV column; a 'video' header line is skipped).
+
+    An unsafe id is listed in `rejected` with its line number and a repeated one in `duplicates`;
+    neither stops the others from being read.
+    """
     try:
-        lines = path.read_text().splitlines()
-    except OSError as err:
-        raise AvslError(f"{path}: cannot read split list ({err.strerror or err})") from None
-    ids = [line.split(",")[0].strip() for line in lines if line.strip()]
-    if ids and ids[0] == "video":
-        ids = ids[1:]
-    return [check_id(i, path) for i in ids]
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except FileNotFoundError:
+        raise AvslError(f"{path}: split list not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise AvslError(f"{path}: cannot read split list ({_one_line(err)})") from None
+    result = IdList(ids=[])
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        clip_id = line.split(",")[0].strip()
+        if not clip_id or (clip_id == "video" and not seen and not result.rejected):
+            continue
+        if problem := id_problem(clip_id):
+            result.rejected.append(BadSample(f"line {number}", f"{path}: line {number}: {problem}"))
+        elif clip_id in seen:
+            result.duplicates.append(clip_id)
+        else:
+            seen.add(clip_id)
+            result.ids.append(clip_id)
+    return result
 
 
 def find_audio(directory: Path, clip_id: str) -> Path:
@@ -131,17 +199,22 @@ def read_layout_defaults(directory: Path) -> dict:
     path = directory / LAYOUT_DEFAULTS_FILE
     if not path.exists():
         return {}
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise AvslError(f"{path}: not readable JSON ({err})") from None
+    data = _read_json(path, "layout defaults file")
     known = {"image_size": int, "audio_seconds": float, "sample_rate": int}
     if not isinstance(data, dict):
         raise AvslError(f"{path}: expected an object with {', '.join(known)}")
-    return {k: known[k](v) for k, v in data.items() if k in known}
+    values = {}
+    for key, kind in known.items():
+        if key not in data:
+            continue
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            raise AvslError(f"{path}: {key} must be a number above 0, got {value!r}")
+        values[key] = kind(value)
+    return values
 
 
-def list_clips(directory: Path, split: Path | None = None) -> list[str]:
+def list_clips(directory: Path, split: Path | None = None) -> IdList:
     """Clip ids of a layout: the split list if given, else every frame in DIR/frames."""
     if not directory.is_dir():
         raise AvslError(f"{directory}: data directory not found")
@@ -150,4 +223,4 @@ def list_clips(directory: Path, split: Path | None = None) -> list[str]:
     frames = directory / "frames"
     if not frames.is_dir():
         raise AvslError(f"{directory}: no frames/ folder (expected frames/<id>.jpg, audio/<id>.wav)")
-    return sorted(p.stem for p in frames.glob("*.jpg"))
+    return IdList(sorted(p.stem for p in frames.glob("*.jpg")))

@@ -52,7 +52,8 @@ class ClipBank:
 def load_clip_bank(dataset: AVDataset, workers: int = 2, batch_size: int = 64) -> ClipBank:
     """Decode every clip of `dataset` (made with `frames="uint8"`) once; unreadable clips are
     listed in `skipped`."""
-    images, audio, boxes, has_box, ids, skipped = [], [], [], [], [], []
+    images, audio, boxes, has_box, ids = [], [], [], [], []
+    skipped = list(dataset.rejected)  # list or annotation entries naming no clip
     for batch in decoded_batches(dataset, workers, batch_size):
         skipped += batch.skipped
         if not len(batch):

@@ -1,9 +1,9 @@
 """Frame transforms (torchvision transforms.v2) that carry the boxes along.
 
 Evaluation squashes the frame to size x size (bicubic), as EZ-VSL, SLAVC and FNAC do, so boxes
-relative to the full frame stay valid (PROTOCOLS.md). Training follows EZ-VSL: resize the short
-side to 1.1 x size, random crop, random horizontal flip; boxes are `tv_tensors.BoundingBoxes`
-so they move with every geometric change.
+relative to the full frame stay valid (PROTOCOLS.md); boxes are `tv_tensors.BoundingBoxes` so
+they move with every geometric change. Training stores frames with EZ-VSL's crop margin and
+crops them on the device (`avsl.data.augment`).
 """
 
 from __future__ import annotations
@@ -35,24 +35,6 @@ def eval_transform(size: int, normalize: bool = True) -> v2.Compose:
     """Squash to size x size, bicubic, then (by default) ImageNet normalisation."""
     return v2.Compose(
         [v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)] + _to_tensor(normalize)
-    )
-
-
-def train_transform(size: int) -> v2.Compose:
-    """EZ-VSL's weak training augmentation; boxes leaving the crop are removed."""
-    return v2.Compose(
-        [
-            v2.Resize(
-                int(size * TRAIN_RESIZE_FACTOR),
-                interpolation=v2.InterpolationMode.BICUBIC,
-                antialias=True,
-            ),
-            v2.RandomCrop(size),
-            v2.RandomHorizontalFlip(),
-            *_to_tensor(normalize=True),
-            v2.ClampBoundingBoxes(),
-            v2.SanitizeBoundingBoxes(min_size=1, labels_getter=None),
-        ]
     )
 
 

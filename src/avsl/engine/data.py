@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from avsl.constants import AUDIO_SECONDS, EVAL_SIZE
+from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, MAX_FRAME_PIXELS
 from avsl.data.augment import stored_size
 from avsl.data.cache import is_cache, open_cache
 from avsl.data.dataset import AVDataset
@@ -73,14 +73,24 @@ def load_train_data(
     needs_boxes: bool,
     seed: int,
     workers: int,
+    max_pixels: int = MAX_FRAME_PIXELS,
+    strict: bool = False,
 ) -> TrainData:
+    """Both splits' sources and the seeded labelled subset.
+
+    Unreadable clips and bad entries are left out and listed in each source's `skipped`; with
+    `strict` the first one stops the run instead.
+    """
     size, seconds = resolve_sizes(train_dir, image_size, audio_seconds)
-    train = load_source(train_dir, stored_size(size), sample_rate, seconds, workers)
+    train = load_source(train_dir, stored_size(size), sample_rate, seconds, workers, max_pixels)
+    _check_skipped(train, strict)
     if len(train) == 0:
-        raise AvslError(f"{train_dir}: no readable training clips")
+        first = f"; first: {train.skipped[0].reason}" if train.skipped else ""
+        raise AvslError(f"{train_dir}: no readable training clips{first}")
     val = None
     if val_dir is not None:
-        val = load_source(val_dir, size, sample_rate, seconds, workers)
+        val = load_source(val_dir, size, sample_rate, seconds, workers, max_pixels)
+        _check_skipped(val, strict)
     if needs_boxes:
         labeled = choose_labeled(train, labeled_fraction, seed)
     else:
@@ -93,10 +103,18 @@ def load_train_data(
     return TrainData(train, val, labeled, unlabeled, size, seconds)
 
 
-def load_source(path: Path, side: int, sample_rate: int, audio_seconds: float, workers: int) -> ClipSource:
+def _check_skipped(source: ClipSource, strict: bool) -> None:
+    if strict and source.skipped:
+        raise AvslError(f"{source.skipped[0].reason} (data.strict stops at bad clips)")
+
+
+def load_source(
+    path: Path, side: int, sample_rate: int, audio_seconds: float, workers: int, max_pixels: int = MAX_FRAME_PIXELS
+) -> ClipSource:
     """A cache at `path` (checked against the run's sizes), else the layout decoded into memory."""
     if not is_cache(path):
-        return load_clip_bank(AVDataset(path, side, sample_rate, audio_seconds, frames="uint8"), workers)
+        dataset = AVDataset(path, side, sample_rate, audio_seconds, frames="uint8", max_pixels=max_pixels)
+        return load_clip_bank(dataset, workers)
     cache = open_cache(path)
     found = (cache.side, cache.sample_rate, cache.audio_seconds)
     if found != (side, sample_rate, audio_seconds):

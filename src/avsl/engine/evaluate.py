@@ -39,6 +39,11 @@ class EvalResult:
     skipped: list[BadSample] = field(default_factory=list)
     unannotated: list[str] = field(default_factory=list)
 
+    @property
+    def scored(self) -> int:
+        """Clips read and scored: sounding ones by cIoU, negatives by confidence."""
+        return sum(len(s) for s in self.sounding)
+
     def metrics(self, threshold: Threshold) -> dict:
         """metrics.json content: the chosen threshold's numbers on top, both rules below."""
         areas = torch.cat(self.areas) if self.areas else torch.zeros(0)

@@ -3,8 +3,11 @@ logging and checkpoints. The method decides what a step computes; this decides w
 
 from __future__ import annotations
 
+import math
+import shutil
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -31,14 +34,24 @@ from avsl.engine.data import TrainData, load_train_data
 from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
 from avsl.engine.evaluate import evaluate
 from avsl.engine.precision import autocast, resolve_precision
-from avsl.engine.runlog import RunLog
+from avsl.engine.runlog import LOG_FILE, RunLog
 from avsl.engine.schedule import learning_rate, step_seed
 from avsl.errors import AvslError
-from avsl.files import atomic_write
+from avsl.files import atomic_write, remove_temporary_files
 from avsl.types import AVBatch
 
 CHECKPOINT_FORMAT = "avsl-checkpoint-1"
 PROGRESS_EVERY = 20  # steps between progress-bar loss readings (each waits for the device)
+CONFIG_FILE = "config.yaml"
+SKIPPED_FILE = "skipped.tsv"
+# Everything a run writes in its folder; `--overwrite` removes these and nothing else.
+RUN_FILES = (LAST_FILE, BEST_FILE, LOG_FILE, CONFIG_FILE, "labeled_ids.txt", SKIPPED_FILE)
+RUN_FOLDERS = ("tb",)
+
+
+def holds_run(run_dir: Path) -> bool:
+    """Whether `run_dir` has any file of a started or finished run."""
+    return any((run_dir / name).exists() for name in RUN_FILES + RUN_FOLDERS)
 
 
 @dataclass
@@ -74,20 +87,28 @@ def train(
     data = load_train_data(
         train_dir, val_dir, config.data.image_size, config.data.audio_seconds, config.data.sample_rate,
         config.labeled_fraction, config.method in NEEDS_BOXES, config.seed, config.data.workers,
+        config.data.max_pixels, config.data.strict,
     )  # fmt: skip
+    if dist_info.is_main:
+        _warn_skipped(data, run_dir)
     per_epoch = steps_per_epoch(len(data.train), config.data.batch_size)
     total_steps = config.optim.epochs * per_epoch
-    method = build_method(config, per_epoch)
+    # A resumed run takes every weight from its checkpoint: initial weights (a file that may
+    # have moved since, or a download) are not loaded.
+    build_config = replace(config, model=replace(config.model, visual_weights="none")) if resume else config
+    method = build_method(build_config, per_epoch)
     _check_shards(method, total_steps, dist_info.world)
     _place(method, device, config, dist_info.world)
     optimizer = _optimizer(config, method.trainable())
-    log = RunLog(run_dir, enabled=dist_info.is_main)
-    start_step, best = 0, None
+    start_step, best, epoch_state = 0, None, {}
     if resume:
-        start_step, best = _restore(run_dir / LAST_FILE, method, optimizer)
-        log.truncate_after(start_step)
+        start_step, best, epoch_state = _restore(run_dir / LAST_FILE, method, optimizer)
     elif dist_info.is_main:
         _write_run_files(run_dir, config, data, train_dir, val_dir)
+    log = RunLog(run_dir, enabled=dist_info.is_main)
+    if resume and dist_info.is_main:
+        log.truncate_after(start_step)
+        remove_temporary_files(run_dir, RUN_FILES)  # left by a kill during a write
     header = {
         "format": CHECKPOINT_FORMAT,
         "config": config_to_dict(config),
@@ -101,7 +122,7 @@ def train(
     assembler = BatchAssembler(
         data.train, pools, config.seed, data.image_size, device, config.channels_last, dist_info.rank, dist_info.world
     )
-    epoch_logs = EpochLogs(start_step)
+    epoch_logs = EpochLogs.restore(start_step, epoch_state, device)
     last_metrics: dict = {}
     end_step = total_steps if max_steps is None else min(total_steps, max_steps)
     samples, tick = 0, time.perf_counter()
@@ -117,20 +138,24 @@ def train(
                 output = method.training_step(batches, step)
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
-            if config.optim.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(method.trainable(), config.optim.grad_clip)
-            optimizer.step()
-            method.after_optimizer_step(step)
+            grad_norm = _clip_gradients(method.trainable(), config.optim)
+            if config.optim.skip_nonfinite and not _finite(output.loss, grad_norm):
+                epoch_logs.skipped_steps += 1  # no update, no teacher step: the weights stay finite
+            else:
+                optimizer.step()
+                method.after_optimizer_step(step)
+                epoch_logs.add(step, {"loss": output.loss.detach().float(), **output.logs})
             samples += sum(len(b) for b in batches.values()) * dist_info.world
-            epoch_logs.add(step, {"loss": output.loss.detach().float(), **output.logs})
             bar.update(1)
             done = step + 1
-            if done % PROGRESS_EVERY == 0:
+            if done % PROGRESS_EVERY == 0 and epoch_logs.values:
                 bar.set_postfix(loss=f"{epoch_logs.latest_loss():.3f}", lr=f"{lr:.2e}")
             if done % per_epoch == 0 or done == total_steps:
                 record = {"step": done, "epoch": done / per_epoch, "lr": lr,
                           "samples_per_s": samples / max(time.perf_counter() - tick, 1e-9)}  # fmt: skip
                 record.update({f"train/{k}": v for k, v in epoch_logs.averages().items()})
+                if config.optim.skip_nonfinite:
+                    record["train/skipped_steps"] = epoch_logs.skipped_steps
                 if dist_info.is_main and data.val is not None:
                     last_metrics = _validate(method, step, data.val, config, device, precision)
                     record.update({f"val/{n}/{k}": v for n, m in last_metrics.items() for k, v in m.items()})
@@ -144,11 +169,15 @@ def train(
                     _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
             elif config.checkpoint_every and done % config.checkpoint_every == 0 and dist_info.is_main:
                 epoch_logs.check_finite()
-                _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
+                # the epoch so far goes with it, so a resumed epoch's averages cover all its steps
+                state = {"step": done, "best": best, "epoch_logs": epoch_logs.state()}
+                _save(run_dir / LAST_FILE, method, optimizer, {**header, **state})
     bar.close()
     if dist_info.is_main and end_step == total_steps and best is None:
         _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": end_step, "best": None})
     log.close()
+    if dist_info.is_main:
+        remove_temporary_files(run_dir, RUN_FILES)
     if dist_info.world > 1:
         shutdown_distributed()
     return TrainResult(run_dir, end_step, best, last_metrics, time.perf_counter() - started)
@@ -162,6 +191,26 @@ class EpochLogs:
     def __init__(self, first_step: int) -> None:
         self.first_step = first_step
         self.values: dict[str, list[torch.Tensor]] = {}
+        self.skipped_steps = 0  # non-finite steps left out under optim.skip_nonfinite
+
+    def state(self) -> dict:
+        """The epoch so far as JSON (for a mid-epoch checkpoint): exact float32 values, NaN as null."""
+        values = {
+            k: [None if math.isnan(x) else x for x in torch.stack(v).cpu().tolist()] for k, v in self.values.items()
+        }
+        return {"first_step": self.first_step, "values": values, "skipped_steps": self.skipped_steps}
+
+    @classmethod
+    def restore(cls, step: int, state: dict, device: torch.device) -> EpochLogs:
+        """The logs of the epoch a mid-epoch checkpoint was in (empty at an epoch boundary)."""
+        if not state:
+            return cls(step)
+        logs = cls(int(state["first_step"]))
+        logs.skipped_steps = int(state.get("skipped_steps", 0))
+        for key, values in state["values"].items():
+            floats = [math.nan if x is None else x for x in values]
+            logs.values[key] = list(torch.tensor(floats, dtype=torch.float32, device=device).unbind())
+        return logs
 
     def add(self, step: int, logs: dict[str, torch.Tensor]) -> None:
         for key, value in logs.items():
@@ -191,6 +240,36 @@ class EpochLogs:
             if not torch.isnan(stacked).all():
                 out[key] = float(stacked.nanmean())
         return out
+
+
+def _clip_gradients(params: list[nn.Parameter], optim) -> torch.Tensor | None:
+    """Clip to optim.grad_clip; the norm is also what optim.skip_nonfinite checks."""
+    if optim.grad_clip > 0:
+        return torch.nn.utils.clip_grad_norm_(params, optim.grad_clip)
+    if optim.skip_nonfinite:
+        return torch.nn.utils.clip_grad_norm_(params, math.inf)  # the norm, no clipping
+    return None
+
+
+def _finite(loss: torch.Tensor, grad_norm: torch.Tensor | None) -> bool:
+    """One host read per step: only under optim.skip_nonfinite, which asks for it."""
+    finite = (
+        torch.isfinite(loss.detach())
+        if grad_norm is None
+        else torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)
+    )
+    return bool(finite)
+
+
+def _warn_skipped(data: TrainData, run_dir: Path) -> None:
+    """One console line on skipped clips; the full list goes to RUN/skipped.tsv."""
+    skipped = data.train.skipped + (data.val.skipped if data.val is not None else [])
+    if skipped:
+        warnings.warn(
+            f"skipped {len(skipped)} unreadable clip(s) or bad entries (all in {run_dir / SKIPPED_FILE}); "
+            f"first: {skipped[0].reason}",
+            stacklevel=2,
+        )
 
 
 def _check_shards(method, total_steps: int, world: int) -> None:
@@ -250,6 +329,14 @@ def _validate(method, step: int, val: ClipSource, config: TrainConfig, device: t
 
 
 def _save(path: Path, method, optimizer: torch.optim.Optimizer, header: dict) -> None:
+    """Save the method and optimizer, refusing non-finite weights (they would poison `best` and
+    every run resumed or evaluated from it)."""
+    floats = [t for t in method.modules.state_dict().values() if t.is_floating_point()]
+    if not bool(torch.stack([torch.isfinite(t).all() for t in floats]).all()):
+        raise AvslError(
+            f"weights are not finite at step {header['step']}; stopping before saving "
+            "(lower optim.lr, or set optim.skip_nonfinite=true)"
+        )
     optim_tensors, optim_state = optimizer_tensors(optimizer)
     tensors = {
         **prefixed("modules.", method.modules.state_dict()),
@@ -258,25 +345,36 @@ def _save(path: Path, method, optimizer: torch.optim.Optimizer, header: dict) ->
     save_checkpoint(path, tensors, {**header, "optimizer": optim_state})
 
 
-def _restore(path: Path, method, optimizer: torch.optim.Optimizer) -> tuple[int, dict | None]:
+def _restore(path: Path, method, optimizer: torch.optim.Optimizer) -> tuple[int, dict | None, dict]:
+    """Weights, optimizer state, step, best score and the interrupted epoch's logs."""
     tensors, header = load_checkpoint(path)
     if header.get("format") != CHECKPOINT_FORMAT:
         raise AvslError(f"{path}: not a training checkpoint of this avsl version")
     load_module_state(method.modules, unprefixed("modules.", tensors), path)
     restore_optimizer(optimizer, unprefixed("optim.", tensors), header["optimizer"])
-    return int(header["step"]), header.get("best")
+    return int(header["step"]), header.get("best"), header.get("epoch_logs") or {}
 
 
 def _write_run_files(
     run_dir: Path, config: TrainConfig, data: TrainData, train_dir: Path, val_dir: Path | None
 ) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    clear_run(run_dir)
     text = config_to_yaml(config).encode()
-    atomic_write(run_dir / "config.yaml", lambda stream: stream.write(text))
+    atomic_write(run_dir / CONFIG_FILE, lambda stream: stream.write(text))
     ids = "".join(data.train.ids[i] + "\n" for i in data.labeled.tolist()).encode()
     atomic_write(run_dir / "labeled_ids.txt", lambda stream: stream.write(ids))
-    (run_dir / "log.jsonl").unlink(missing_ok=True)
     skipped = [f"{s.id}\t{s.reason}\n" for s in data.train.skipped + (data.val.skipped if data.val else [])]
     if skipped:
         report = "".join(skipped).encode()
-        atomic_write(run_dir / "skipped.tsv", lambda stream: stream.write(report))
+        atomic_write(run_dir / SKIPPED_FILE, lambda stream: stream.write(report))
+
+
+def clear_run(run_dir: Path) -> None:
+    """Remove an earlier run's files (and only those) before a new run starts in `run_dir`, so a
+    kill before the first save cannot leave the old checkpoints beside the new config."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        (run_dir / name).unlink(missing_ok=True)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    remove_temporary_files(run_dir, RUN_FILES)

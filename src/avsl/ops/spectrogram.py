@@ -86,7 +86,8 @@ def mel_filterbank(n_freqs: int, n_mels: int, sample_rate: int) -> Tensor:
 
     nyquist = sample_rate / 2
     freqs = torch.linspace(0, nyquist, n_freqs)  # (n_freqs,)
-    mel_points = torch.linspace(0, float(hz_to_mel(torch.tensor(nyquist))), n_mels + 2)
+    top = float(hz_to_mel(torch.tensor(nyquist, device="cpu")))  # a host number, even under torch.device("meta")
+    mel_points = torch.linspace(0, top, n_mels + 2)
     hz_points = mel_to_hz(mel_points)  # (n_mels + 2,)
     left, centre, right = hz_points[:-2], hz_points[1:-1], hz_points[2:]
     rising = (freqs[:, None] - left) / (centre - left)
