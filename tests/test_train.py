@@ -127,6 +127,13 @@ def test_interrupted_run_resumes_exactly(tiny, tmp_path, method):
     steps = [json.loads(line)["step"] for line in (broken / "log.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))  # no epoch logged twice after the resume
 
+    def training_logs(run: Path) -> list[dict]:
+        records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k.startswith(("train/", "val/"))} for r in records]
+
+    # the interrupted epoch's averages cover all its steps, before and after the resume
+    assert training_logs(broken) == training_logs(straight)
+
 
 def free_port() -> int:
     with socket.socket() as s:
