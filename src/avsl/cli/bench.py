@@ -6,10 +6,18 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.bench import dmt_suite, methods_suite, metrics_suite, precision_suite, synth_suite, train_suite
+from avsl.bench import (
+    dmt_suite,
+    methods_suite,
+    metrics_suite,
+    precision_suite,
+    robustness_suite,
+    synth_suite,
+    train_suite,
+)
 from avsl.cli.common import pick_device
 from avsl.errors import AvslError
-from avsl.files import write_json
+from avsl.files import writable_dir, write_json
 
 DEVICE_SUITES = ("train", "dmt")
 SUITES = {
@@ -19,6 +27,7 @@ SUITES = {
     "methods": methods_suite.run,
     "dmt": dmt_suite.run,
     "precision": precision_suite.run,
+    "robustness": robustness_suite.run,
 }
 
 
@@ -40,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         raise AvslError(f"{', '.join(given)}: only the methods suite takes these options")
     if args.device is not None and args.suite not in DEVICE_SUITES:
         raise AvslError(f"--device: only the {' and '.join(DEVICE_SUITES)} suites take it")
+    if args.out is not None:
+        writable_dir(args.out.parent, "--out folder")  # before the suite runs, not after
     if args.suite == "methods":
         plan = methods_suite.DEFAULT_PLAN
         if args.seeds or args.fractions:

@@ -13,11 +13,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from avsl.cli.common import positive_float, positive_int
+from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.augment import stored_size
 from avsl.data.cache import write_cache
 from avsl.data.dataset import AVDataset
 from avsl.engine.data import resolve_sizes, split_dirs
 from avsl.errors import AvslError
+from avsl.files import writable_dir
 
 
 def add_parser(commands) -> None:
@@ -29,6 +31,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--sample-rate", type=positive_int, default=16_000)
     parser.add_argument("--workers", type=positive_int, default=2, help="decoding processes")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing cache in OUT")
+    parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
+                        help="skip frames whose header claims more pixels (default: %(default)s)")  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -36,13 +40,14 @@ def run(args: argparse.Namespace) -> int:
     train_dir, val_dir = split_dirs(args.data, None)
     if args.out.exists() and not args.overwrite:
         raise AvslError(f"{args.out}: exists already (use --overwrite to replace it)")
+    writable_dir(args.out.parent, "cache's parent folder")  # OUT.partial is written there, then renamed
     size, seconds = resolve_sizes(train_dir, args.image_size or 0, args.audio_seconds or 0.0)
     splits = {"train": (train_dir, stored_size(size))}
     if val_dir is not None:
         splits["val"] = (val_dir, size)
     nested = train_dir != args.data
     for name, (folder, side) in splits.items():
-        dataset = AVDataset(folder, side, args.sample_rate, seconds, frames="uint8")
+        dataset = AVDataset(folder, side, args.sample_rate, seconds, frames="uint8", max_pixels=args.max_pixels)
         target = args.out / name if nested else args.out
         with tqdm(total=len(dataset), desc=f"cache {name}", unit="clip", disable=None) as bar:
             index = write_cache(dataset, target, size, args.workers, progress=lambda done: bar.update(done - bar.n))

@@ -7,6 +7,7 @@ else is a bug and prints one line too, with the traceback only under --debug.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import warnings
 from collections.abc import Sequence
@@ -16,6 +17,9 @@ from avsl.cli import bench, cache, demo, eval, localize, prepare, synth, train
 from avsl.errors import AvslError
 
 SUBCOMMANDS = (synth, cache, train, eval, localize, prepare, demo, bench)
+# OS errors the user's machine causes and the user can fix, wherever a library call raises them:
+# a full disk or quota, a read-only or forbidden path, too many open files.
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE})
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -50,22 +54,37 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _one_line_warning(args.command)
             return int(args.run(args) or 0)
     except AvslError as err:
-        if args.debug:
-            raise
-        print(f"avsl {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return _user_error(args, err, str(err))
+    except OSError as err:
+        if err.errno not in ENVIRONMENT_ERRNOS:
+            return _bug(args, err)
+        where = f"{err.filename}: " if err.filename else ""
+        return _user_error(args, err, f"{where}{err.strerror or err}")
     except KeyboardInterrupt:
         print(f"avsl {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as err:  # a bug: one line unless --debug
-        if args.debug:
-            raise
-        print(
-            f"avsl {args.command}: unexpected error: {type(err).__name__}: {_first_line(err)} "
-            "(rerun with --debug for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
+    except Exception as err:
+        return _bug(args, err)
+
+
+def _user_error(args: argparse.Namespace, err: Exception, message: str) -> int:
+    """A problem the user can fix: one line, exit 2 (the traceback under --debug)."""
+    if args.debug:
+        raise err
+    print(f"avsl {args.command}: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _bug(args: argparse.Namespace, err: Exception) -> int:
+    """Anything else is a bug: one line and exit 1, the traceback under --debug."""
+    if args.debug:
+        raise err
+    print(
+        f"avsl {args.command}: unexpected error: {type(err).__name__}: {_first_line(err)} "
+        "(rerun with --debug for the traceback)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _one_line_warning(command: str):

@@ -68,9 +68,20 @@ class AVDataset(Dataset):
             read_annotations(annotation_path, box_policy) if annotation_path.exists() else Annotations({})
         )
         self.rejected = listed.rejected + self.annotations.rejected
+        if ids is None and split is None:  # ids are the frames on disk: report annotated clips without one
+            self.rejected += self._annotated_without_frame()
         self.duplicates = listed.duplicates + self.annotations.duplicates
         self.frames = frames
         self.transform: Callable = eval_transform(image_size, normalize=frames == "normalized")
+
+    def _annotated_without_frame(self) -> list[BadSample]:
+        present = set(self.ids)
+        annotated = [*self.annotations.entries, *self.annotations.problems]
+        return [
+            BadSample(clip_id, f"{self.root / 'frames' / clip_id}.jpg: annotated, but the frame is not there")
+            for clip_id in annotated
+            if clip_id not in present
+        ]
 
     def __len__(self) -> int:
         return len(self.ids)

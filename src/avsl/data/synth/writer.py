@@ -26,7 +26,7 @@ from avsl.data.synth.presets import SynthPreset
 from avsl.data.synth.render import mask_box, object_mask, render_audio, render_frame
 from avsl.data.synth.scene import Scene, SceneKind, sample_scene
 from avsl.errors import AvslError
-from avsl.files import write_json
+from avsl.files import writable_dir, write_json
 
 # 2: 16 classes in look-alike twins, 2-4 objects; 3: same-size rivals side by side. The 64
 # classes and `num_classes` came later without changing a byte of what 16 classes make.
@@ -148,4 +148,4 @@ def _prepare_output(out: Path, overwrite: bool) -> None:
         for split in SPLITS:
             shutil.rmtree(out / split, ignore_errors=True)
         (out / "MANIFEST.json").unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+    writable_dir(out)
