@@ -275,3 +275,17 @@ def test_eval_lists_bad_entries_scores_duplicates_once_and_strict_stops(small_la
     assert "1 clip id(s) listed more than once" in capsys.readouterr().err
     assert main([*argv, "--strict"]) == 2
     assert "item 5 is not an object with a 'file' key" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [(OSError(errno.ENOSPC, "No space left on device", "/data/x.jpg"), 2), (OSError(errno.EIO, "I/O error"), 1)],
+)
+def test_os_errors_the_user_can_fix_exit_2_others_are_bugs(tmp_path, monkeypatch, capsys, error, code):
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr("avsl.cli.synth.generate", fail)
+    assert main(["synth", str(tmp_path / "s"), "--preset", "tiny"]) == code
+    line = one_line_error(capsys)
+    assert ("/data/x.jpg: No space left on device" in line) if code == 2 else ("unexpected error" in line)
