@@ -87,10 +87,21 @@ def test_one_bad_entry_costs_only_itself(tmp_path):
     assert "nan" not in read_annotations(path, "clip").entries  # NaN cannot be clipped into [0, 1]
 
 
-def test_split_list_ignores_csv_columns_and_header(tmp_path):
-    path = tmp_path / "test.csv"
-    path.write_text("video,audio,label\nabc,abc,sounding\ndef,xyz,non-sounding\n")
-    assert read_id_list(path).ids == ["abc", "def"]
+def test_split_list_takes_the_first_csv_column(tmp_path):
+    path = tmp_path / "flickr_test.csv"
+    path.write_text("10000130166,202\n10007936344,0\n")
+    assert read_id_list(path).ids == ["10000130166", "10007936344"]
+
+
+def test_pair_list_pairs_frames_with_other_audio(tmp_path):
+    """SLAVC's extended sets: a non-sounding row is its own clip, a known negative."""
+    path = tmp_path / "plus_silent.csv"
+    path.write_text("video,audio,label\nabc,abc,sounding\ndef,xyz,non-sounding\nghi,ghi,non-sounding\n")
+    listed = read_id_list(path)
+    assert listed.ids == ["abc", "def+xyz", "ghi+ghi"]
+    assert listed.frame_of == {"def+xyz": "def", "ghi+ghi": "ghi"}
+    assert listed.audio_of == {"def+xyz": "xyz", "ghi+ghi": "ghi"}
+    assert listed.negatives == {"def+xyz", "ghi+ghi"}
 
 
 def test_split_list_skips_unsafe_and_repeated_ids(tmp_path):

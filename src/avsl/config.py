@@ -27,6 +27,11 @@ class DataConfig:
     workers: int = 2  # processes that decode the clips once into memory
     max_pixels: int = MAX_FRAME_PIXELS  # frames whose header claims more pixels are skipped (avsl.data.frames)
     strict: bool = False  # stop at the first unreadable clip or bad entry instead of skipping it
+    format: str = "auto"  # layout: auto | native | flickr (avsl.data.formats)
+    split: list[str] = field(default_factory=list)  # training clip lists (files or packaged names); default all
+    val_split: list[str] = field(default_factory=list)  # validation clip lists (e.g. dmt-val)
+    labeled: str = ""  # a list whose clips are exactly the labelled ones (e.g. dmt-train), instead of a fraction
+    annotations: str = ""  # box file instead of the folder's own; "vggss" is the packaged vggss.json
 
 
 @dataclass

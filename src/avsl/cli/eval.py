@@ -26,7 +26,9 @@ from avsl.cli.common import (
     positive_int,
 )
 from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, MAX_FRAME_PIXELS, SAMPLE_RATE
-from avsl.data.dataset import ANNOTATION_FILE, AVDataset, collate_samples
+from avsl.data.benchmarks import BENCHMARKS, choose_test_set
+from avsl.data.dataset import AVDataset, collate_samples
+from avsl.data.formats import FORMATS
 from avsl.data.layout import read_layout_defaults
 from avsl.engine.evaluate import EvalResult, evaluate
 from avsl.errors import AvslError
@@ -40,8 +42,15 @@ METRICS_FILE = "metrics.json"
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("eval", help="evaluate a checkpoint or a baseline predictor")
-    parser.add_argument("--data", type=Path, required=True, help="directory in the native layout")
-    parser.add_argument("--split", type=Path, help="file of clip ids to evaluate (default: all frames)")
+    parser.add_argument("--data", type=Path, required=True, help="the dataset's folder (see --format)")
+    parser.add_argument("--format", choices=FORMATS, default="auto",
+                        help="layout: native (frames/, audio/, annotations.json or vggss.json) or flickr "
+                             "(Annotations/*.xml with frames/ + audio/ or Data/*/); auto detects it")  # fmt: skip
+    parser.add_argument("--benchmark", choices=sorted(BENCHMARKS),
+                        help="a public test set: its packaged list, gt rule and (VGG-SS) boxes")  # fmt: skip
+    parser.add_argument("--split", help="clips to evaluate: a list file, a packaged list's name, or "
+                        "dmt-test|dmt-val|dmt-train (default: the benchmark's list, else every frame)")  # fmt: skip
+    parser.add_argument("--annotations", type=Path, help="box file to use instead of the folder's own")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="a run directory or checkpoint file")
     source.add_argument("--predictor", choices=sorted(PREDICTORS), help="a fixed baseline predictor")
@@ -54,8 +63,7 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--gt-rule",
         choices=("union", "consensus"),
-        default="union",
-        help="union of boxes (VGG-SS) or annotator consensus (Flickr-SoundNet)",
+        help="union of boxes (VGG-SS) or annotator consensus (Flickr-SoundNet); default: the layout's",
     )
     parser.add_argument(
         "--bad-boxes",
@@ -97,23 +105,27 @@ def run(args: argparse.Namespace) -> int:
         predictor = PREDICTORS[args.predictor]()
         image_size, audio_seconds, sample_rate = None, None, None
     layout = read_layout_defaults(existing_dir(args.data, "data directory"))
+    test_set = choose_test_set(args.data, args.benchmark, args.split, args.annotations, args.format)
     dataset = AVDataset(
         args.data,
         args.image_size or image_size or layout.get("image_size", EVAL_SIZE),
         sample_rate or layout.get("sample_rate", SAMPLE_RATE),
         args.audio_seconds or audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
-        split=args.split,
+        split=test_set.lists or None,
         box_policy=args.bad_boxes,
         max_pixels=args.max_pixels,
+        format=args.format,
+        annotation_file=test_set.annotation_file,
     )
+    gt_rule = args.gt_rule or test_set.gt_rule or dataset.layout.gt_rule
     _check_entries(dataset, args.strict)
     if not dataset.labeled_ids:
-        raise AvslError(f"{args.data}: no clip has boxes in annotations.json; nothing to score")
+        raise AvslError(f"{args.data}: no listed clip has boxes ({dataset.layout.annotation_source}); nothing to score")
     loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_samples)
     result = evaluate(
         predictor,
         loader,
-        rule=args.gt_rule,
+        rule=gt_rule,
         keep_maps=args.save_maps is not None,
         strict=args.strict,
         device=device,
@@ -125,8 +137,11 @@ def run(args: argparse.Namespace) -> int:
     metrics = result.metrics(args.threshold)
     metrics.update(
         data=str(args.data),
+        format=dataset.layout.format,
+        test_list=test_set.describe(len(dataset.listed.ids)),
+        annotations=str(dataset.layout.annotation_source),
         predictor=predictor.name,
-        gt_rule=args.gt_rule,
+        gt_rule=gt_rule,
         bad_boxes=args.bad_boxes,
         clipped_boxes=dataset.annotations.clipped,
         duplicate_ids=dataset.duplicates,
@@ -148,7 +163,9 @@ def _check_entries(dataset: AVDataset, strict: bool) -> None:
         raise AvslError(f"{dataset.rejected[0].reason} (--strict stops at bad entries)")
     if strict and dataset.annotations.problems:
         clip_id, problem = next(iter(dataset.annotations.problems.items()))
-        raise AvslError(f"{dataset.root / ANNOTATION_FILE}: clip {clip_id}: {problem} (--strict stops at bad entries)")
+        raise AvslError(
+            f"{dataset.layout.annotation_source}: clip {clip_id}: {problem} (--strict stops at bad entries)"
+        )
     if dataset.duplicates:
         warnings.warn(
             f"{len(dataset.duplicates)} clip id(s) listed more than once, scored once "
@@ -171,7 +188,8 @@ def _save_maps(path: Path, result: EvalResult) -> None:
 def _report(metrics: dict, out: Path) -> None:
     print(
         f"n={metrics['n']} ap50={metrics['ap50']:.4f} ciou_mean={metrics['ciou_mean']:.4f} "
-        f"auc={metrics['auc']:.4f} (threshold={metrics['threshold']}) -> {out / 'metrics.json'}"
+        f"auc={metrics['auc']:.4f} (threshold={metrics['threshold']}, gt={metrics['gt_rule']}; "
+        f"test list: {metrics['test_list']}) -> {out / 'metrics.json'}"
     )
     skipped = metrics["skipped"]
     if skipped["count"]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from avsl.checkpoint import LAST_FILE, load_checkpoint
 from avsl.cli.common import add_device_argument, pick_device, positive_int
 from avsl.config import config_from_dict, load_config
+from avsl.data.formats import FORMATS
 from avsl.engine.build import METHODS, check_config
 from avsl.engine.data import split_dirs
 from avsl.engine.trainer import holds_run, train
@@ -23,6 +24,25 @@ def add_parser(commands) -> None:
     parser.add_argument("--method", choices=METHODS, help="default: the config's (selfsup)")
     parser.add_argument("--localizer", help="ezvsl or lvs (default: the config's, ezvsl)")
     parser.add_argument("--labeled-fraction", type=float, help="fraction of training clips whose boxes are used")
+    parser.add_argument("--format", choices=FORMATS, help="layout of --data (default: auto-detected)")
+    parser.add_argument(
+        "--split",
+        action="append",
+        metavar="LIST",
+        help="training clips: a list file or packaged name, e.g. vggss_144k (repeatable; default all)",
+    )
+    parser.add_argument(
+        "--val-split",
+        action="append",
+        metavar="LIST",
+        help="validation clips (e.g. dmt-val; from --val, or from --data when no val/ is there)",
+    )
+    parser.add_argument(
+        "--labeled",
+        metavar="LIST",
+        help="these clips are the labelled ones (e.g. dmt-train: DMT's 4,250), not a fraction",
+    )
+    parser.add_argument("--annotations", help="box file instead of the folder's own ('vggss': the packaged one)")
     parser.add_argument("--epochs", type=positive_int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--out", type=Path, help="run directory")
@@ -50,11 +70,14 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             overrides.append(f"{key}={value}")
     config = load_config(args.config, overrides)
+    _select_data(config, args)
     check_config(config)
     if holds_run(args.out) and not args.overwrite:
         raise AvslError(f"{args.out}: holds a run already (use --resume {args.out} or --overwrite)")
     writable_dir(args.out, "run folder")
     train_dir, val_dir = split_dirs(args.data, args.val)
+    if val_dir is None and config.data.val_split:
+        val_dir = train_dir  # the validation list's clips come from the same folder
     result = train(config, train_dir, val_dir, args.out, pick_device(args.device))
     _report(result)
     return 0
@@ -78,6 +101,17 @@ def _resume(args: argparse.Namespace) -> int:
     result = train(config, train_dir, val_dir, args.resume, pick_device(args.device), resume=True)
     _report(result)
     return 0
+
+
+def _select_data(config, args: argparse.Namespace) -> None:
+    """The data options, set as given (not through the override grammar, which would read
+    '${...}' or brackets in a path as its own syntax)."""
+    data = config.data
+    data.format = args.format or data.format
+    data.split = list(args.split or data.split)
+    data.val_split = list(args.val_split or data.val_split)
+    data.labeled = args.labeled or data.labeled
+    data.annotations = args.annotations or data.annotations
 
 
 def _saved_dir(data: dict, key: str, source: Path) -> Path | None:

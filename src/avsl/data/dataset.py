@@ -1,4 +1,5 @@
-"""A torch Dataset over the native layout, and the collate function that builds an AVBatch.
+"""A torch Dataset over a dataset layout (`avsl.data.formats`), and the collate function that
+builds an AVBatch.
 
 Reading never raises for one bad clip: `__getitem__` returns a `BadSample` with the reason, the
 collate function drops it from the batch and lists it in `AVBatch.skipped`, and the caller
@@ -16,29 +17,31 @@ from torch.utils.data import Dataset
 
 from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.audio import load_audio_window
+from avsl.data.formats import Layout, open_layout
 from avsl.data.frames import load_frame
-from avsl.data.layout import Annotations, BoxPolicy, Entry, IdList, find_audio, list_clips, read_annotations
+from avsl.data.layout import BoxPolicy, Entry, IdList, read_id_list
 from avsl.data.transforms import apply_to_frame, eval_transform
 from avsl.errors import AvslError
 from avsl.types import AVBatch, BadSample, Sample
 
-ANNOTATION_FILE = "annotations.json"
-
 
 class AVDataset(Dataset):
-    """Clips of one directory in the native layout.
+    """The clips of one dataset folder.
 
     Args:
-        root: the layout's directory.
+        root: the dataset's folder.
         image_size: frames come out as (3, image_size, image_size).
         sample_rate: audio is resampled to this rate.
         audio_seconds: length of the audio window.
-        split: optional id list file; default every frame in root/frames.
+        split: id list file(s), their clips in order (duplicates once); default every frame on disk.
         box_policy: what to do with invalid boxes (see `avsl.data.layout`).
-        ids: restrict to these ids (after the split), in this order.
+        ids: restrict to these ids (instead of a split), in this order.
         frames: "normalized" float frames, or "uint8" (squashed to the size, unnormalised) for
             the training sources, which normalise on the training device.
         max_pixels: frames whose header claims more pixels are skipped before decoding.
+        format: the layout (`avsl.data.formats.FORMATS`), detected by default.
+        annotation_file: boxes from this file instead of the folder's own.
+        exclude: ids left out (a protocol's held-out clips), reported as `excluded`.
 
     Entries of the split list or annotation file that name no usable clip are in `rejected`
     (BadSamples, reported with the skipped clips); ids given twice are in `duplicates`.
@@ -50,35 +53,49 @@ class AVDataset(Dataset):
         image_size: int,
         sample_rate: int,
         audio_seconds: float,
-        split: Path | None = None,
+        split: Path | Sequence[Path] | None = None,
         box_policy: BoxPolicy = "skip",
         ids: Sequence[str] | None = None,
         frames: Literal["normalized", "uint8"] = "normalized",
         max_pixels: int = MAX_FRAME_PIXELS,
+        format: str = "auto",
+        annotation_file: Path | None = None,
+        exclude: Sequence[str] = (),
     ) -> None:
         self.root = Path(root)
         self.image_size = image_size
         self.sample_rate = sample_rate
         self.audio_seconds = audio_seconds
         self.max_pixels = max_pixels
-        listed = IdList(list(ids)) if ids is not None else list_clips(self.root, split)
-        self.ids = listed.ids
-        annotation_path = self.root / ANNOTATION_FILE
-        self.annotations = (
-            read_annotations(annotation_path, box_policy) if annotation_path.exists() else Annotations({})
-        )
-        self.rejected = listed.rejected + self.annotations.rejected
+        self.layout: Layout = open_layout(self.root, format, box_policy, annotation_file)
+        self.annotations = self.layout.annotations
+        self.listed = self._listed(split, ids)
+        held_out = set(exclude)
+        self.excluded = [i for i in self.listed.ids if i in held_out]
+        self.ids = [i for i in self.listed.ids if i not in held_out]
+        self.rejected = self.listed.rejected + self.annotations.rejected
         if ids is None and split is None:  # ids are the frames on disk: report annotated clips without one
             self.rejected += self._annotated_without_frame()
-        self.duplicates = listed.duplicates + self.annotations.duplicates
+        self.duplicates = self.listed.duplicates + self.annotations.duplicates
         self.frames = frames
         self.transform: Callable = eval_transform(image_size, normalize=frames == "normalized")
+
+    def _listed(self, split: Path | Sequence[Path] | None, ids: Sequence[str] | None) -> IdList:
+        if ids is not None:
+            return IdList(list(ids))
+        if split is None:
+            return IdList(self.layout.frame_ids())
+        lists = [split] if isinstance(split, (str, Path)) else list(split)
+        combined = IdList([])
+        for path in lists:
+            combined.extend(read_id_list(Path(path)))
+        return combined
 
     def _annotated_without_frame(self) -> list[BadSample]:
         present = set(self.ids)
         annotated = [*self.annotations.entries, *self.annotations.problems]
         return [
-            BadSample(clip_id, f"{self.root / 'frames' / clip_id}.jpg: annotated, but the frame is not there")
+            BadSample(clip_id, f"{self.layout.frame_path(clip_id)}: annotated, but the frame is not there")
             for clip_id in annotated
             if clip_id not in present
         ]
@@ -87,6 +104,9 @@ class AVDataset(Dataset):
         return len(self.ids)
 
     def entry(self, clip_id: str) -> Entry | None:
+        """The clip's boxes; a non-sounding pair of an extended set is a known negative."""
+        if clip_id in self.listed.negatives:
+            return Entry(clip_id, (), None)
         return self.annotations.entries.get(clip_id)
 
     @property
@@ -96,8 +116,8 @@ class AVDataset(Dataset):
 
     def __getitem__(self, index: int) -> Sample | BadSample:
         clip_id = self.ids[index]
-        if clip_id in self.annotations.problems:
-            return BadSample(clip_id, f"{self.root / ANNOTATION_FILE}: {self.annotations.problems[clip_id]}")
+        if clip_id in self.annotations.problems and clip_id not in self.listed.negatives:
+            return BadSample(clip_id, f"{self.layout.annotation_source}: {self.annotations.problems[clip_id]}")
         try:
             return self._read(clip_id)
         except AvslError as err:
@@ -107,10 +127,10 @@ class AVDataset(Dataset):
         entry = self.entry(clip_id)
         known = entry is not None and entry.boxes is not None
         boxes = torch.tensor(entry.boxes if known and entry.boxes else [], dtype=torch.float32).reshape(-1, 4)
-        image, boxes = apply_to_frame(
-            self.transform, load_frame(self.root / "frames" / f"{clip_id}.jpg", self.max_pixels), boxes
-        )
-        waveform = load_audio_window(find_audio(self.root, clip_id), self.sample_rate, self.audio_seconds)
+        frame = self.layout.frame_path(self.listed.frame_of.get(clip_id, clip_id))
+        audio = self.layout.audio_path(self.listed.audio_of.get(clip_id, clip_id))
+        image, boxes = apply_to_frame(self.transform, load_frame(frame, self.max_pixels), boxes)
+        waveform = load_audio_window(audio, self.sample_rate, self.audio_seconds)
         return Sample(
             id=clip_id,
             image=image,

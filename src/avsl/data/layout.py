@@ -14,6 +14,7 @@ the clip is skipped (default) or the boxes are clipped to [0, 1] as the peers' c
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
@@ -59,11 +60,34 @@ class Annotations:
 
 @dataclass
 class IdList:
-    """A split list's usable ids (first occurrence order), and the lines it could not use."""
+    """A split list's usable ids (first occurrence order), and the lines it could not use.
+
+    A pair list (SLAVC's `video,audio,label` CSV) names a frame and an audio file per row;
+    its rows become clips with their own id, `frame_of`/`audio_of` give their files, and the
+    `non-sounding` ones are in `negatives` (scored as clips with no sounding object).
+    """
 
     ids: list[str]
     rejected: list[BadSample] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
+    frame_of: dict[str, str] = field(default_factory=dict)
+    audio_of: dict[str, str] = field(default_factory=dict)
+    negatives: set[str] = field(default_factory=set)
+
+    def extend(self, other: IdList) -> None:
+        """Append another list's ids (those not already here), files and problems."""
+        seen = set(self.ids)
+        for clip_id in other.ids:
+            if clip_id in seen:
+                self.duplicates.append(clip_id)
+            else:
+                seen.add(clip_id)
+                self.ids.append(clip_id)
+        self.rejected += other.rejected
+        self.duplicates += other.duplicates
+        self.frame_of.update(other.frame_of)
+        self.audio_of.update(other.audio_of)
+        self.negatives |= other.negatives
 
 
 def id_problem(clip_id: object) -> str | None:
@@ -153,41 +177,53 @@ def _clip_box(box: list[float]) -> tuple[float, float, float, float]:
     return (x1, y1, x2, y2)
 
 
+PAIR_HEADER = ("video", "audio", "label")
+NON_SOUNDING = "non-sounding"
+
+
 def read_id_list(path: Path) -> IdList:
-    """A split file: one id per line (first CSV column; a 'video' header line is skipped).
+    """A split file (optionally .gz): one id per line, or the first CSV column (a 'video' header is skipped); a
+    `video,audio,label` header makes it a pair list (see `IdList`).
 
     An unsafe id is listed in `rejected` with its line number and a repeated one in `duplicates`;
     neither stops the others from being read.
     """
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        lines = raw.decode("utf-8-sig").splitlines()
     except FileNotFoundError:
         raise AvslError(f"{path}: split list not found") from None
-    except (OSError, UnicodeDecodeError) as err:
+    except (OSError, UnicodeDecodeError, EOFError) as err:
         raise AvslError(f"{path}: cannot read split list ({_one_line(err)})") from None
+    rows = [[cell.strip() for cell in line.split(",")] for line in lines]
+    pairs = bool(rows) and tuple(rows[0][:3]) == PAIR_HEADER
     result = IdList(ids=[])
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
-        clip_id = line.split(",")[0].strip()
-        if not clip_id or (clip_id == "video" and not seen and not result.rejected):
+    for number, row in enumerate(rows, start=1):
+        if not row[0] or (number == 1 and row[0] == "video"):
             continue
-        if problem := id_problem(clip_id):
+        clip_id, frame, audio = row[0], row[0], row[0]
+        if pairs:
+            if len(row) < 3:
+                result.rejected.append(
+                    BadSample(f"line {number}", f"{path}: line {number}: expected video,audio,label")
+                )
+                continue
+            frame, audio = row[0], row[1]
+            if row[2] == NON_SOUNDING or frame != audio:
+                clip_id = f"{frame}+{audio}"  # its own id: the frame's clip may also be listed, sounding
+        if problem := id_problem(frame) or id_problem(audio):
             result.rejected.append(BadSample(f"line {number}", f"{path}: line {number}: {problem}"))
         elif clip_id in seen:
             result.duplicates.append(clip_id)
         else:
             seen.add(clip_id)
             result.ids.append(clip_id)
+            if clip_id != frame:
+                result.frame_of[clip_id], result.audio_of[clip_id] = frame, audio
+            if pairs and row[2] == NON_SOUNDING:
+                result.negatives.add(clip_id)
     return result
-
-
-def find_audio(directory: Path, clip_id: str) -> Path:
-    """The audio file of a clip, whichever supported suffix it has (the .wav path if none)."""
-    for suffix in AUDIO_SUFFIXES:
-        candidate = directory / "audio" / f"{clip_id}{suffix}"
-        if candidate.exists():
-            return candidate
-    return directory / "audio" / f"{clip_id}.wav"
 
 
 def read_layout_defaults(directory: Path) -> dict:
@@ -212,15 +248,3 @@ def read_layout_defaults(directory: Path) -> dict:
             raise AvslError(f"{path}: {key} must be a number above 0, got {value!r}")
         values[key] = kind(value)
     return values
-
-
-def list_clips(directory: Path, split: Path | None = None) -> IdList:
-    """Clip ids of a layout: the split list if given, else every frame in DIR/frames."""
-    if not directory.is_dir():
-        raise AvslError(f"{directory}: data directory not found")
-    if split is not None:
-        return read_id_list(split)
-    frames = directory / "frames"
-    if not frames.is_dir():
-        raise AvslError(f"{directory}: no frames/ folder (expected frames/<id>.jpg, audio/<id>.wav)")
-    return IdList(sorted(p.stem for p in frames.glob("*.jpg")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from avsl.config import TrainConfig
+from avsl.data.formats import FORMATS
 from avsl.data.strong import StrongAugment
 from avsl.engine.precision import PRECISIONS
 from avsl.errors import AvslError
@@ -41,6 +42,8 @@ def check_config(config: TrainConfig) -> None:
         raise AvslError(f"unknown localizer {config.model.localizer!r}; choose one of {', '.join(list_localizers())}")
     if not 0 < config.labeled_fraction <= 1:
         raise AvslError(f"labelled fraction must be in (0, 1], got {config.labeled_fraction}")
+    if config.data.format not in FORMATS:
+        raise AvslError(f"data.format must be one of {', '.join(FORMATS)}, got {config.data.format!r}")
     if config.precision not in PRECISIONS:
         raise AvslError(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     _check_numbers(config)

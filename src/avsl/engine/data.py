@@ -11,10 +11,13 @@ from torch import Tensor
 
 from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, MAX_FRAME_PIXELS
 from avsl.data.augment import stored_size
+from avsl.data.benchmarks import dmt_split_ids, resolve_split
 from avsl.data.cache import is_cache, open_cache
 from avsl.data.dataset import AVDataset
-from avsl.data.layout import read_layout_defaults
+from avsl.data.formats import ANNOTATION_FILES, detect_format
+from avsl.data.layout import read_id_list, read_layout_defaults
 from avsl.data.memory import load_clip_bank
+from avsl.data.reference import REFERENCE_DIR
 from avsl.data.source import ClipSource
 from avsl.errors import AvslError
 
@@ -50,17 +53,76 @@ def split_dirs(data: Path, val: Path | None) -> tuple[Path, Path | None]:
     return data, val
 
 
-def choose_labeled(source: ClipSource, fraction: float, seed: int) -> Tensor:
-    """A seeded subset of round(fraction x clips) (at least 1) among clips with a known box."""
+@dataclass(frozen=True)
+class Selection:
+    """Which clips of a folder a run reads, and where their boxes are (config `data.*`).
+
+    `splits` are list files or packaged names (union, in order); `labeled` names the list whose
+    clips are the labelled ones (all of them, instead of a fraction): with a DMT split
+    (`dmt-train`), the same dataset's dmt-val and dmt-test clips are held out of training, as
+    VGG-SS's annotated clips are also in the 144k training list.
+    """
+
+    format: str = "auto"
+    splits: tuple[str, ...] = ()
+    labeled: str = ""
+    annotations: str = ""
+
+    def dataset_name(self, root: Path) -> str:
+        """Whose DMT splits apply: Flickr-SoundNet for a Flickr layout, else VGG-SS."""
+        chosen = detect_format(root) if self.format == "auto" else self.format
+        return "flickr" if chosen == "flickr" else "vggss"
+
+    def lists(self, root: Path) -> list[Path]:
+        names = [*self.splits, *([self.labeled] if self.labeled and self.splits else [])]
+        return [resolve_split(name, self.dataset_name(root)) for name in names]
+
+    def labeled_ids(self, root: Path) -> set[str] | None:
+        if not self.labeled:
+            return None
+        return set(read_id_list(resolve_split(self.labeled, self.dataset_name(root))).ids)
+
+    def held_out(self, root: Path) -> list[str]:
+        if not self.labeled.startswith("dmt-"):
+            return []
+        dataset = self.dataset_name(root)
+        return [i for part in ("val", "test") if f"dmt-{part}" != self.labeled for i in dmt_split_ids(dataset, part)]
+
+    def box_file(self, root: Path) -> Path | None:
+        """The configured box file; VGG-SS's packaged one for a DMT run on a folder without boxes."""
+        if self.annotations:
+            return REFERENCE_DIR / "vggss.json" if self.annotations == "vggss" else Path(self.annotations)
+        if self.labeled.startswith("dmt-") and self.dataset_name(root) == "vggss" and not _has_boxes(root):
+            return REFERENCE_DIR / "vggss.json"
+        return None
+
+
+def _has_boxes(root: Path) -> bool:
+    return any((root / name).exists() for name in ANNOTATION_FILES)
+
+
+def choose_labeled(source: ClipSource, fraction: float, seed: int, listed: set[str] | None = None) -> Tensor:
+    """The labelled clips: those of `listed` (every one must have boxes), else a seeded subset of
+    round(fraction x clips) (at least 1) among clips with a known box."""
     known = source.has_box.tolist()
-    boxed = torch.tensor([i for i in range(len(source)) if known[i] and len(source.boxes[i])], dtype=torch.long)
+    boxed = [i for i in range(len(source)) if known[i] and len(source.boxes[i])]
+    if listed is not None:
+        chosen = [i for i in range(len(source)) if source.ids[i] in listed]
+        has_boxes = set(boxed)
+        unboxed = [source.ids[i] for i in chosen if i not in has_boxes]
+        if not chosen or unboxed:
+            raise AvslError(
+                f"the labelled list names {len(listed)} clips: {len(chosen)} are among the training clips, "
+                f"{len(unboxed)} of those without boxes{f' (e.g. {unboxed[0]})' if unboxed else ''}"
+            )
+        return torch.tensor(chosen, dtype=torch.long)
     wanted = max(1, round(fraction * len(source)))
     if len(boxed) == 0:
-        raise AvslError("no training clip has boxes in annotations.json; this method needs some")
+        raise AvslError("no training clip has boxes in its annotations; this method needs some")
     if len(boxed) < wanted:
         raise AvslError(f"labelled fraction {fraction} asks for {wanted} boxed clips but only {len(boxed)} have boxes")
     order = torch.randperm(len(boxed), generator=torch.Generator().manual_seed(seed))
-    return boxed[order[:wanted]].sort().values
+    return torch.tensor(boxed, dtype=torch.long)[order[:wanted]].sort().values
 
 
 def load_train_data(
@@ -75,24 +137,26 @@ def load_train_data(
     workers: int,
     max_pixels: int = MAX_FRAME_PIXELS,
     strict: bool = False,
+    selection: Selection = Selection(),
+    val_selection: Selection = Selection(),
 ) -> TrainData:
-    """Both splits' sources and the seeded labelled subset.
+    """Both splits' sources and the labelled subset.
 
     Unreadable clips and bad entries are left out and listed in each source's `skipped`; with
     `strict` the first one stops the run instead.
     """
     size, seconds = resolve_sizes(train_dir, image_size, audio_seconds)
-    train = load_source(train_dir, stored_size(size), sample_rate, seconds, workers, max_pixels)
+    train = load_source(train_dir, stored_size(size), sample_rate, seconds, workers, max_pixels, selection)
     _check_skipped(train, strict)
     if len(train) == 0:
         first = f"; first: {train.skipped[0].reason}" if train.skipped else ""
         raise AvslError(f"{train_dir}: no readable training clips{first}")
     val = None
     if val_dir is not None:
-        val = load_source(val_dir, size, sample_rate, seconds, workers, max_pixels)
+        val = load_source(val_dir, size, sample_rate, seconds, workers, max_pixels, val_selection)
         _check_skipped(val, strict)
     if needs_boxes:
-        labeled = choose_labeled(train, labeled_fraction, seed)
+        labeled = choose_labeled(train, labeled_fraction, seed, selection.labeled_ids(train_dir))
     else:
         labeled = torch.zeros(0, dtype=torch.long)
     is_labeled = torch.zeros(len(train), dtype=torch.bool)
@@ -108,13 +172,32 @@ def _check_skipped(source: ClipSource, strict: bool) -> None:
         raise AvslError(f"{source.skipped[0].reason} (data.strict stops at bad clips)")
 
 
+def selected_dataset(
+    path: Path, side: int, sample_rate: int, audio_seconds: float, max_pixels: int, selection: Selection
+) -> AVDataset:
+    """The selected clips of the layout at `path`, as uint8 frames for a training source."""
+    return AVDataset(
+        path, side, sample_rate, audio_seconds, split=selection.lists(path) or None, frames="uint8",
+        max_pixels=max_pixels, format=selection.format, annotation_file=selection.box_file(path),
+        exclude=selection.held_out(path),
+    )  # fmt: skip
+
+
 def load_source(
-    path: Path, side: int, sample_rate: int, audio_seconds: float, workers: int, max_pixels: int = MAX_FRAME_PIXELS
+    path: Path,
+    side: int,
+    sample_rate: int,
+    audio_seconds: float,
+    workers: int,
+    max_pixels: int = MAX_FRAME_PIXELS,
+    selection: Selection = Selection(),
 ) -> ClipSource:
-    """A cache at `path` (checked against the run's sizes), else the layout decoded into memory."""
+    """A cache at `path` (checked against the run's sizes), else the selected clips of the
+    layout decoded into memory."""
     if not is_cache(path):
-        dataset = AVDataset(path, side, sample_rate, audio_seconds, frames="uint8", max_pixels=max_pixels)
-        return load_clip_bank(dataset, workers)
+        return load_clip_bank(selected_dataset(path, side, sample_rate, audio_seconds, max_pixels, selection), workers)
+    if selection.splits or selection.annotations or selection.format != "auto":
+        raise AvslError(f"{path}: a cache holds its clips already; choose lists and boxes when writing it (avsl cache)")
     cache = open_cache(path)
     found = (cache.side, cache.sample_rate, cache.audio_seconds)
     if found != (side, sample_rate, audio_seconds):

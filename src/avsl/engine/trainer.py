@@ -30,7 +30,7 @@ from avsl.data.source import ClipSource, evaluation_batches
 from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.batches import BatchAssembler, Prefetcher
 from avsl.engine.build import NEEDS_BOXES, build_method, steps_per_epoch
-from avsl.engine.data import TrainData, load_train_data
+from avsl.engine.data import Selection, TrainData, load_train_data
 from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
 from avsl.engine.evaluate import evaluate
 from avsl.engine.precision import autocast, resolve_precision
@@ -87,7 +87,7 @@ def train(
     data = load_train_data(
         train_dir, val_dir, config.data.image_size, config.data.audio_seconds, config.data.sample_rate,
         config.labeled_fraction, config.method in NEEDS_BOXES, config.seed, config.data.workers,
-        config.data.max_pixels, config.data.strict,
+        config.data.max_pixels, config.data.strict, *selections(config),
     )  # fmt: skip
     if dist_info.is_main:
         _warn_skipped(data, run_dir)
@@ -240,6 +240,13 @@ class EpochLogs:
             if not torch.isnan(stacked).all():
                 out[key] = float(stacked.nanmean())
         return out
+
+
+def selections(config: TrainConfig) -> tuple[Selection, Selection]:
+    """The training and validation clips the config's data section selects."""
+    d = config.data
+    train = Selection(d.format, tuple(d.split), d.labeled, d.annotations)
+    return train, Selection(d.format, tuple(d.val_split), "", d.annotations)
 
 
 def _clip_gradients(params: list[nn.Parameter], optim) -> torch.Tensor | None:
