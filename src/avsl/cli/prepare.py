@@ -1,10 +1,103 @@
-"""`avsl prepare`: not built yet (a later issue)."""
+"""`avsl prepare VIDEOS OUT`: decode raw videos into the native layout (see avsl.data.prepare)."""
 
 from __future__ import annotations
 
-from avsl.cli.common import not_built
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from avsl.cli.common import non_negative_int, positive_float, positive_int
+from avsl.constants import MAX_FRAME_PIXELS, SAMPLE_RATE
+from avsl.data.augment import stored_size
+from avsl.data.cache import write_cache
+from avsl.data.dataset import AVDataset
+from avsl.data.prepare import VIDEO_SUFFIXES, PrepareOptions, list_videos, prepare_all
+from avsl.engine.data import resolve_sizes
+from avsl.errors import AvslError
+from avsl.files import atomic_write, writable_dir
+
+REPORT_FILE = "prepare_skipped.tsv"
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("prepare", help="(not built yet)")
-    parser.set_defaults(run=not_built("prepare", "a later issue"))
+    parser = commands.add_parser("prepare", help="decode raw videos into the native layout (frames/, audio/)")
+    parser.add_argument("videos", type=Path, help=f"a folder of videos ({', '.join(VIDEO_SUFFIXES[:5])}, ...) "
+                        "searched recursively, or a list file of paths")  # fmt: skip
+    parser.add_argument("out", type=Path, help="layout folder to write (frames/<id>.jpg, audio/<id>.wav)")
+    parser.add_argument("--frames", type=positive_int, default=1,
+                        help="frames per video, evenly spaced (default 1: the middle); clips are <id>_<k>")  # fmt: skip
+    parser.add_argument("--time", default="middle", help="middle (default), vggsound (the id's _<start> second "
+                        "names a 10 s clip of a full video), or seconds from the start")  # fmt: skip
+    parser.add_argument("--audio-seconds", type=positive_float,
+                        help="audio window centred on the frame (default: the whole video, at most 10 s)")  # fmt: skip
+    parser.add_argument("--sample-rate", type=positive_int, default=SAMPLE_RATE)
+    parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
+                        help="skip videos whose frames have more pixels (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--workers", type=non_negative_int, default=2, help="decoding processes (0: this one)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first video that cannot be used")
+    parser.add_argument("--cache", type=Path, metavar="DIR", help="also write a training cache of the layout")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    options = PrepareOptions(args.frames, _checked_time(args.time, args.frames), args.audio_seconds,
+                             args.sample_rate, args.max_pixels)  # fmt: skip
+    writable_dir(args.out)
+    if args.cache is not None:
+        if args.cache.exists():
+            raise AvslError(f"{args.cache}: exists already; choose a new folder for the cache")
+        writable_dir(args.cache.parent, "cache's parent folder")
+    videos, problems = list_videos(args.videos)
+    if args.strict and problems:
+        raise AvslError(f"{problems[0].video}: {problems[0].problem} (--strict)")
+    written = before = 0
+    with tqdm(total=len(videos), desc="prepare", unit="video", disable=None) as bar:
+        for outcome in prepare_all(videos, args.out, options, args.workers):
+            bar.update(1)
+            if outcome.problem is not None:
+                problems.append(outcome)
+                if args.strict:
+                    raise AvslError(f"{outcome.problem} (--strict)")
+            elif outcome.done_before:
+                before += len(outcome.clips)
+            else:
+                written += len(outcome.clips)
+    _report(args.out, written, before, problems)
+    if args.cache is not None:
+        _write_cache(args.out, args.cache, args.sample_rate, args.workers)
+    return 0
+
+
+def _checked_time(value: str, frames: int) -> str:
+    if value in ("middle", "vggsound"):
+        return value
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise AvslError(f"--time must be middle, vggsound or a number of seconds, got {value!r}") from None
+    if not 0 <= seconds < float("inf"):
+        raise AvslError(f"--time must be a time from the start (>= 0), got {value}")
+    if frames != 1:
+        raise AvslError("--time SECONDS takes one frame per video; --frames K spreads K over the video")
+    return value
+
+
+def _report(out: Path, written: int, before: int, problems: list) -> None:
+    print(f"{out}: {written} clips written, {before} already there, {len(problems)} videos skipped")
+    if problems:
+        report = "".join(f"{p.video}\t{p.problem}\n" for p in problems).encode()
+        atomic_write(out / REPORT_FILE, lambda stream: stream.write(report))
+        print(f"skipped {len(problems)} video(s) (all in {out / REPORT_FILE}):", file=sys.stderr)
+        for problem in problems[:20]:
+            print(f"  {problem.problem}", file=sys.stderr)
+    else:
+        (out / REPORT_FILE).unlink(missing_ok=True)
+
+
+def _write_cache(layout: Path, cache: Path, sample_rate: int, workers: int) -> None:
+    size, seconds = resolve_sizes(layout, 0, 0.0)
+    dataset = AVDataset(layout, stored_size(size), sample_rate, seconds, frames="uint8")
+    index = write_cache(dataset, cache, size, workers)
+    print(f"{cache}: training cache of {index['count']} clips ({len(index['skipped'])} skipped)")
