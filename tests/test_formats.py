@@ -201,3 +201,4 @@ def test_a_dmt_run_holds_out_the_other_splits_and_uses_the_packaged_boxes(tmp_pa
     assert selection.box_file(root) == REFERENCE_DIR / "vggss.json"
     assert [p.name for p in selection.lists(root)] == ["vggss_144k.txt.gz", "dmt_vggss_train.txt"]
     assert held & set(read_id_list(resolve_split("vggss_144k")).ids)  # the overlap that makes this necessary
+    assert Selection(splits=("dmt-val",)).box_file(root) == REFERENCE_DIR / "vggss.json"  # validation's boxes

@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+from avsl.bench.hostile import VIDEO_PIXEL_LIMIT, write_hostile_videos
 from avsl.bench.videos import shown_index, write_video
 from avsl.cli.main import main
 from avsl.data.cache import is_cache
@@ -83,35 +84,17 @@ def test_a_rerun_skips_done_clips_and_redoes_half_written_ones(videos, tmp_path,
     assert main(["eval", "--data", str(out), "--predictor", "center", "--out", str(tmp_path / "e")]) == 2  # no boxes
 
 
-def hostile(folder: Path) -> dict[str, str]:
-    """Broken videos, each with the words its report line must hold."""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_video(folder / "no_audio.mp4", audio_rate=None)
-    write_video(folder / "no_video.mkv", video_codec=None, audio_codec="pcm_s16le")
-    write_video(folder / "no_frames.mkv", frames=0, audio_codec="pcm_s16le")
-    (folder / "header.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
-    (folder / "empty.webm").write_bytes(b"")
-    whole = write_video(folder / "whole.mkv", seconds=4.0, audio_codec="pcm_s16le").read_bytes()
-    (folder / "whole.mkv").unlink()
-    (folder / "cut_end.mkv").write_bytes(whole[: int(len(whole) * 0.4)])
-    write_video(folder / "huge.mkv", seconds=0.2, size=(640, 480), audio_codec="pcm_s16le")
-    return {"no_audio": "no audio stream", "no_video": "no video stream", "no_frames": "no_frames.mkv",
-            "header": "cannot open as a video", "empty": "cannot open as a video",
-            "cut_end": "truncated", "huge": "over the limit of 100,000 pixels"}  # fmt: skip
-
-
 def test_hostile_videos_are_listed_each_with_its_problem(tmp_path, capsys):
-    expected = hostile(tmp_path / "bad")
-    write_video(tmp_path / "bad" / "good.mp4")
+    expected = write_hostile_videos(tmp_path / "bad")
     out = tmp_path / "layout"
-    assert prepare(tmp_path / "bad", out, "--max-pixels", "100000") == 0
+    assert prepare(tmp_path / "bad", out, "--max-pixels", str(VIDEO_PIXEL_LIMIT)) == 0
     assert [p.name for p in (out / "frames").iterdir()] == ["good.jpg"]
     lines = dict(line.split("\t", 1) for line in (out / "prepare_skipped.tsv").read_text().splitlines())
     assert {Path(video).stem for video in lines} == set(expected)
     for video, problem in lines.items():
         assert expected[Path(video).stem] in problem and video in problem
     assert "skipped 7 video(s)" in capsys.readouterr().err
-    assert prepare(tmp_path / "bad", tmp_path / "strict", "--strict", "--max-pixels", "100000") == 2
+    assert prepare(tmp_path / "bad", tmp_path / "strict", "--strict", "--max-pixels", str(VIDEO_PIXEL_LIMIT)) == 2
 
 
 def test_a_list_file_of_videos_and_the_training_cache(videos, tmp_path, capsys):

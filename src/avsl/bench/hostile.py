@@ -306,3 +306,27 @@ def write_corpus(root: Path) -> dict:
     split = root / "test.txt"
     split.write_text("\n".join(split_lines) + "\n", encoding="utf-8")
     return {"clips": clips, "entries": entries, "good": good, "split": split}
+
+
+VIDEO_PIXEL_LIMIT = 100_000  # the pixel limit the video cases run under (a 640 x 480 video exceeds it)
+
+
+def write_hostile_videos(folder: Path) -> dict[str, str]:
+    """Broken videos for `avsl prepare`, each with words its report line must hold (run it with
+    --max-pixels VIDEO_PIXEL_LIMIT), and one good video (expected: written)."""
+    from avsl.bench.videos import write_video  # PyAV writes the files; imported only when asked
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_video(folder / "good.mp4")
+    write_video(folder / "no_audio.mp4", audio_rate=None)
+    write_video(folder / "no_video.mkv", video_codec=None, audio_codec="pcm_s16le")
+    write_video(folder / "no_frames.mkv", frames=0, audio_codec="pcm_s16le")
+    (folder / "header.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    (folder / "empty.webm").write_bytes(b"")
+    whole = write_video(folder / "whole.mkv", seconds=4.0, audio_codec="pcm_s16le").read_bytes()
+    (folder / "whole.mkv").unlink()
+    (folder / "cut_end.mkv").write_bytes(whole[: int(len(whole) * 0.4)])
+    write_video(folder / "huge.mkv", seconds=0.2, size=(640, 480), audio_codec="pcm_s16le")
+    return {"no_audio": "no audio stream", "no_video": "no video stream", "no_frames": "no_frames.mkv",
+            "header": "cannot open as a video", "empty": "cannot open as a video",
+            "cut_end": "truncated", "huge": f"over the limit of {VIDEO_PIXEL_LIMIT:,} pixels"}  # fmt: skip

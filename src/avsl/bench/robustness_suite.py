@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from avsl.bench.hostile import CLIP_CASES, good_clip, write_corpus
+from avsl.bench.hostile import CLIP_CASES, VIDEO_PIXEL_LIMIT, good_clip, write_corpus, write_hostile_videos
 from avsl.checkpoint import load_checkpoint, save_checkpoint
 from avsl.data.frames import load_frame
 
@@ -73,6 +73,7 @@ def run(runner: Runner = subprocess_runner, timeout: float = TIME_LIMIT_S) -> di
             *_dataset_eval(runner, timeout, root, corpus),
             *_dataset_train(runner, timeout, root, corpus),
             *_command_cases(runner, timeout, root),
+            *_video_cases(runner, timeout, root),
         ]
     counts = {kind: sum(1 for j in judged if j["outcome"] == kind) for kind in OUTCOMES}
     return {
@@ -183,6 +184,34 @@ def _bad_training_log(run_dir: Path) -> tuple[str, str] | None:
         if not all(v is not None and math.isfinite(v) for k, v in record.items() if k.startswith("train/")):
             return "silent garbage", f"non-finite training log: {line}"
     return None
+
+
+def _video_cases(runner: Runner, timeout: float, root: Path) -> list[dict]:
+    """`avsl prepare` over broken videos and a good one: each broken one listed with its problem."""
+    expected = write_hostile_videos(root / "videos")
+    out = root / "prepared"
+    argv = ["prepare", str(root / "videos"), str(out), "--workers", "0", "--max-pixels", str(VIDEO_PIXEL_LIMIT)]
+    outcome, outside = _watched(runner, argv, timeout, root, out)
+    failure = _command_failure(outcome, expect_code=0) or _outside_failure(outside)
+    names = [f"prepare: {stem}" for stem in (*expected, "good")]
+    if failure is not None:
+        return [_verdict(name, failure) for name in names]
+    report = out / "prepare_skipped.tsv"
+    lines = dict(line.split("\t", 1) for line in report.read_text().splitlines()) if report.exists() else {}
+    listed = {Path(video).stem: problem for video, problem in lines.items()}
+    written = {p.stem for p in (out / "frames").glob("*.jpg")}
+    results = []
+    for stem, words in expected.items():
+        if stem in written:
+            failure = "silent garbage", "a clip was written"
+        elif stem not in listed or words not in listed[stem]:
+            failure = "silent garbage", f"listed as {listed.get(stem)!r}, expected {words!r}"
+        else:
+            failure = None
+        results.append(_verdict(f"prepare: {stem}", failure))
+    good = "good" in written and "good" not in listed
+    results.append(_verdict("prepare: good", None if good else ("silent garbage", "the good video was not written")))
+    return results
 
 
 # -- whole-file and command-line cases: each must end in exit 2 and one line -------------------

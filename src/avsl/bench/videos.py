@@ -23,6 +23,18 @@ def frame_picture(index: int, width: int, height: int) -> np.ndarray:
     return picture
 
 
+def textured_picture(index: int, width: int, height: int) -> np.ndarray:
+    """Drifting stripes and rings with a little grain: detail that moves, as footage has."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    shift = 3.0 * index
+    stripes = np.sin((x + shift) / 9.0) * np.cos((y - 0.5 * shift) / 13.0)
+    rings = np.sin(np.hypot(x - width / 2 - shift % width / 4, y - height / 2) / 5.0)
+    grain = np.random.default_rng(index).normal(0, 6, (height, width)).astype(np.float32)
+    grey = 128 + 50 * stripes + 30 * rings + grain
+    picture = np.stack([grey, 0.8 * grey + 20, 1.1 * grey - 10], axis=-1)
+    return np.clip(picture, 0, 255).astype(np.uint8)
+
+
 def shown_index(picture: np.ndarray) -> int:
     """The index a decoded `frame_picture` shows (read from the middle of each half)."""
     height = picture.shape[0]
@@ -41,10 +53,13 @@ def write_video(
     video_codec: str | None = "mpeg4",
     audio_codec: str = "aac",
     frames: int | None = None,
+    texture: bool = False,
 ) -> Path:
     """A video of round(seconds x fps) frames (frame k shows `frame_picture(k)`; `frames`
     overrides the count, 0 gives an empty video stream, `video_codec=None` none at all) and,
-    unless `audio_rate` is None, a 440 Hz tone; any container PyAV writes (by the suffix)."""
+    unless `audio_rate` is None, a 440 Hz tone; any container PyAV writes (by the suffix).
+    `texture` paints moving detail and grain instead, so the encoder works (and its bit rate
+    resembles a real video's) as it would on camera footage."""
     width, height = size
     count = round(seconds * fps) if frames is None else frames
     with av.open(str(path), "w") as container:
@@ -57,7 +72,8 @@ def write_video(
             audio = container.add_stream(audio_codec, rate=audio_rate)
             audio.layout = "stereo" if channels == 2 else "mono"
         for index in range(count if video is not None else 0):
-            frame = av.VideoFrame.from_ndarray(frame_picture(index, width, height), format="rgb24")
+            picture = textured_picture(index, width, height) if texture else frame_picture(index, width, height)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
             frame.pts, frame.time_base = index, Fraction(1, fps)
             container.mux(video.encode(frame))
         if video is not None:

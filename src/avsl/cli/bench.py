@@ -11,6 +11,7 @@ from avsl.bench import (
     methods_suite,
     metrics_suite,
     precision_suite,
+    prepare_suite,
     robustness_suite,
     synth_suite,
     train_suite,
@@ -28,6 +29,7 @@ SUITES = {
     "dmt": dmt_suite.run,
     "precision": precision_suite.run,
     "robustness": robustness_suite.run,
+    "prepare": prepare_suite.run,
 }
 
 

@@ -89,10 +89,11 @@ class Selection:
         return [i for part in ("val", "test") if f"dmt-{part}" != self.labeled for i in dmt_split_ids(dataset, part)]
 
     def box_file(self, root: Path) -> Path | None:
-        """The configured box file; VGG-SS's packaged one for a DMT run on a folder without boxes."""
+        """The configured box file; VGG-SS's packaged one for DMT lists on a folder without boxes."""
         if self.annotations:
             return REFERENCE_DIR / "vggss.json" if self.annotations == "vggss" else Path(self.annotations)
-        if self.labeled.startswith("dmt-") and self.dataset_name(root) == "vggss" and not _has_boxes(root):
+        uses_dmt = any(name.startswith("dmt-") for name in (self.labeled, *self.splits))
+        if uses_dmt and self.dataset_name(root) == "vggss" and not _has_boxes(root):
             return REFERENCE_DIR / "vggss.json"
         return None
 
