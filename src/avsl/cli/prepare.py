@@ -19,6 +19,7 @@ from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir
 
 REPORT_FILE = "prepare_skipped.tsv"
+MAX_WINDOW_SECONDS = 600.0  # as data.audio_seconds: one decoded window stays a few hundred MB at most
 
 
 def add_parser(commands) -> None:
@@ -42,6 +43,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.audio_seconds is not None and args.audio_seconds > MAX_WINDOW_SECONDS:
+        raise AvslError(f"--audio-seconds is at most {MAX_WINDOW_SECONDS:.0f} (one window is decoded into memory)")
     options = PrepareOptions(args.frames, _checked_time(args.time, args.frames), args.audio_seconds,
                              args.sample_rate, args.max_pixels)  # fmt: skip
     writable_dir(args.out)
