@@ -14,7 +14,7 @@ RANK = {
     "semi": 3, "checkpoint": 3,
     "methods": 4,
     "engine": 5, "inference": 5,
-    "bench": 6,
+    "bench": 6, "api": 6,
     "cli": 7,
 }  # fmt: skip
 
@@ -38,7 +38,7 @@ def test_imports_respect_layers():
                 continue
             for target in targets:
                 other = layer_of(target)
-                if other == own:
+                if other == own or (own == "__init__" and target == "avsl.api"):  # the public API, lazily
                     continue
                 if RANK[other] > RANK[own] or (RANK[other] == RANK[own] and RANK[own] > 0):
                     problems.append(f"{relative}: imports {target} ({other} is not below {own})")

@@ -233,7 +233,9 @@ def test_a_full_disk_is_a_user_error_and_keeps_the_old_file(tmp_path, monkeypatc
 def test_an_unusable_eval_output_is_refused_before_evaluating(small_layout, tmp_path, capsys, monkeypatch, shape):
     (tmp_path / "taken").write_text("a file")
     out = tmp_path / "taken" if shape == "file" else tmp_path / "taken" / "sub"
-    monkeypatch.setattr("avsl.cli.eval.evaluate", lambda *a, **k: pytest.fail("evaluated before checking --out"))
+    monkeypatch.setattr(
+        "avsl.engine.folder_eval.evaluate", lambda *a, **k: pytest.fail("evaluated before checking --out")
+    )
     assert (
         main(["eval", "--data", str(small_layout), "--predictor", "center", "--out", str(out), "--workers", "0"]) == 2
     )

@@ -16,7 +16,7 @@ from avsl.bench import (
     synth_suite,
     train_suite,
 )
-from avsl.cli.common import pick_device
+from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.files import writable_dir, write_json
 

@@ -6,8 +6,6 @@ import argparse
 import math
 from pathlib import Path
 
-import torch
-
 from avsl.errors import AvslError
 
 
@@ -40,18 +38,6 @@ def positive_float(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
     return value
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto` is CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AvslError(f"device {name!r} asked for but CUDA is not available")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise AvslError(f"unknown device {name!r}") from None
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from avsl.bench.experiments import Row, markdown_table, run_row
 from avsl.bench.methods_suite import ensure_benchmark
-from avsl.cli.common import add_device_argument, pick_device
+from avsl.cli.common import add_device_argument
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
+from avsl.engine.devices import pick_device
 from avsl.files import atomic_write, write_json
 
 LABELED_FRACTION = 0.03  # METHOD.md: about 3 % of the boxes

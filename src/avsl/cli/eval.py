@@ -11,26 +11,22 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
-from torch.utils.data import DataLoader
 
 from avsl.cli.common import (
     add_device_argument,
-    existing_dir,
     non_negative_int,
-    pick_device,
     positive_float,
     positive_int,
 )
-from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, MAX_FRAME_PIXELS, SAMPLE_RATE
-from avsl.data.benchmarks import BENCHMARKS, choose_test_set
-from avsl.data.dataset import AVDataset, collate_samples
+from avsl.constants import EVAL_SIZE, MAX_FRAME_PIXELS
+from avsl.data.benchmarks import BENCHMARKS
 from avsl.data.formats import FORMATS
-from avsl.data.layout import read_layout_defaults
-from avsl.engine.evaluate import EvalResult, evaluate
+from avsl.engine.devices import pick_device
+from avsl.engine.evaluate import EvalResult
+from avsl.engine.folder_eval import FolderEval, evaluate_folder
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
@@ -99,54 +95,15 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     if args.checkpoint is not None:
         predictor = CheckpointPredictor(args.checkpoint, device, args.network)
-        image_size, audio_seconds = predictor.image_size, predictor.audio_seconds
-        sample_rate = predictor.sample_rate
     else:
         predictor = PREDICTORS[args.predictor]()
-        image_size, audio_seconds, sample_rate = None, None, None
-    layout = read_layout_defaults(existing_dir(args.data, "data directory"))
-    test_set = choose_test_set(args.data, args.benchmark, args.split, args.annotations, args.format)
-    dataset = AVDataset(
-        args.data,
-        args.image_size or image_size or layout.get("image_size", EVAL_SIZE),
-        sample_rate or layout.get("sample_rate", SAMPLE_RATE),
-        args.audio_seconds or audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
-        split=test_set.lists or None,
-        box_policy=args.bad_boxes,
-        max_pixels=args.max_pixels,
-        format=args.format,
-        annotation_file=test_set.annotation_file,
-    )
-    gt_rule = args.gt_rule or test_set.gt_rule or dataset.layout.gt_rule
-    _check_entries(dataset, args.strict)
-    if not dataset.labeled_ids:
-        raise AvslError(f"{args.data}: no listed clip has boxes ({dataset.layout.annotation_source}); nothing to score")
-    loader = DataLoader(dataset, batch_size=args.batch_size, num_workers=args.workers, collate_fn=collate_samples)
-    result = evaluate(
-        predictor,
-        loader,
-        rule=gt_rule,
-        keep_maps=args.save_maps is not None,
-        strict=args.strict,
-        device=device,
-    )
-    result.skipped[:0] = dataset.rejected
-    if not result.scored:
-        first = result.skipped[0].reason if result.skipped else "none was annotated"
-        raise AvslError(f"{args.data}: no clip could be scored ({len(result.skipped)} skipped; first: {first})")
-    metrics = result.metrics(args.threshold)
-    metrics.update(
-        data=str(args.data),
-        format=dataset.layout.format,
-        test_list=test_set.describe(len(dataset.listed.ids)),
-        annotations=str(dataset.layout.annotation_source),
-        predictor=predictor.name,
-        gt_rule=gt_rule,
-        bad_boxes=args.bad_boxes,
-        clipped_boxes=dataset.annotations.clipped,
-        duplicate_ids=dataset.duplicates,
-        median_rule="pixels >= the map's value at sorted position S*S//2 (EZ-VSL)",
-    )
+    options = FolderEval(
+        split=args.split, benchmark=args.benchmark, annotations=args.annotations, format=args.format,
+        gt_rule=args.gt_rule, bad_boxes=args.bad_boxes, threshold=args.threshold, strict=args.strict,
+        batch_size=args.batch_size, workers=args.workers, image_size=args.image_size,
+        audio_seconds=args.audio_seconds, max_pixels=args.max_pixels, keep_maps=args.save_maps is not None,
+    )  # fmt: skip
+    metrics, result = evaluate_folder(predictor, args.data, options, device)
     if args.save_maps is not None:
         _save_maps(args.save_maps, result)
     per_clip = result.per_clip_csv().encode()
@@ -154,24 +111,6 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.out / METRICS_FILE, metrics)
     _report(metrics, args.out)
     return 0
-
-
-def _check_entries(dataset: AVDataset, strict: bool) -> None:
-    """Bad list or annotation entries: --strict stops at the first; duplicates are warned about
-    (each clip is scored once, from its first entry)."""
-    if strict and dataset.rejected:
-        raise AvslError(f"{dataset.rejected[0].reason} (--strict stops at bad entries)")
-    if strict and dataset.annotations.problems:
-        clip_id, problem = next(iter(dataset.annotations.problems.items()))
-        raise AvslError(
-            f"{dataset.layout.annotation_source}: clip {clip_id}: {problem} (--strict stops at bad entries)"
-        )
-    if dataset.duplicates:
-        warnings.warn(
-            f"{len(dataset.duplicates)} clip id(s) listed more than once, scored once "
-            f"(first: {dataset.duplicates[0]}; all in metrics.json 'duplicate_ids')",
-            stacklevel=2,
-        )
 
 
 def _save_maps(path: Path, result: EvalResult) -> None:

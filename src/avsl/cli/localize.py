@@ -1,10 +1,126 @@
-"""`avsl localize`: not built yet (a later issue)."""
+"""`avsl localize --checkpoint RUN INPUT -o OUTPUT`: where the sound is, drawn over a video (every
+frame, with its own audio window) or over an image (with --audio FILE)."""
 
 from __future__ import annotations
 
-from avsl.cli.common import not_built
+import argparse
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from avsl.cli.common import add_device_argument, positive_int
+from avsl.data.audio import load_audio_window
+from avsl.data.frames import load_frame
+from avsl.engine.devices import pick_device
+from avsl.errors import AvslError
+from avsl.files import atomic_write, writable_dir
+from avsl.inference.model import LocalizationModel
+from avsl.inference.overlay import render
+from avsl.inference.video_localize import VideoRun, localize_video
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("localize", help="(not built yet)")
-    parser.set_defaults(run=not_built("localize", "a later issue"))
+    parser = commands.add_parser("localize", help="draw where the sound is over a video or an image")
+    parser.add_argument("input", type=Path, help="a video (any container PyAV reads) or an image (with --audio)")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="a video (e.g. out.mp4) for a video input, a .png for an image")  # fmt: skip
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a run folder or checkpoint file")
+    parser.add_argument("--audio", type=Path, help="the sound: needed for an image, replaces a video's own")
+    parser.add_argument(
+        "--stride", type=positive_int, default=1, help="localize every k-th frame (others keep its map)"
+    )
+    parser.add_argument("--alpha", type=_fraction, default=0.5, help="heatmap opacity, 0-1 (default 0.5)")
+    parser.add_argument("--min-confidence", type=float,
+                        help="show no heatmap where the map's maximum is below this (silent or unrelated sound)")  # fmt: skip
+    parser.add_argument("--boxes", action="store_true", help="also draw the box of the map's hot region")
+    parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the raw maps (and their times)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="frames per model call")
+    parser.add_argument("--network", help="which network of the checkpoint (default: its inference one)")
+    add_device_argument(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    is_image = args.input.suffix.lower() in IMAGE_SUFFIXES
+    _check_paths(args, is_image)
+    model = LocalizationModel.from_checkpoint(args.checkpoint, pick_device(args.device), args.network)
+    if is_image:
+        return _localize_image(model, args)
+    video = localize_video(model, args.input, args.output, args.audio, args.stride, args.alpha,
+                           args.min_confidence, args.boxes, args.batch_size)  # fmt: skip
+    if args.save_maps is not None:
+        _save_npz(args.save_maps, times=np.array(video.times, np.float64), logits=_stacked(video.logits),
+                  confidence=np.array(video.confidences, np.float32))  # fmt: skip
+    _report_video(video, args.output)
+    return 0
+
+
+def _check_paths(args: argparse.Namespace, is_image: bool) -> None:
+    """Every user error before the model loads or a frame decodes."""
+    if not args.input.is_file():
+        raise AvslError(f"{args.input}: input not found")
+    if is_image and args.audio is None:
+        raise AvslError(f"{args.input}: an image needs its sound: --audio FILE")
+    if args.audio is not None and not args.audio.is_file():
+        raise AvslError(f"{args.audio}: audio file not found")
+    if is_image and args.output.suffix.lower() != ".png":
+        raise AvslError(f"{args.output}: the overlay of an image is written as .png")
+    if not is_image and args.output.suffix.lower() in IMAGE_SUFFIXES + ("",):
+        raise AvslError(f"{args.output}: the overlay of a video is a video: name it .mp4, .mkv, ...")
+    if args.save_maps is not None and args.save_maps.suffix != ".npz":
+        raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
+    if not args.output.parent.is_dir():
+        raise AvslError(f"{args.output.parent}: output folder not found")
+    writable_dir(args.output.parent, "output folder")
+    if args.save_maps is not None:
+        writable_dir(args.save_maps.parent, "--save-maps folder")
+
+
+def _localize_image(model: LocalizationModel, args: argparse.Namespace) -> int:
+    picture = load_frame(args.input)
+    window = torch.from_numpy(load_audio_window(args.audio, model.sample_rate, model.audio_seconds))
+    found = model.localize_batch(model.prepare_image(picture)[None], window[None], [(picture.height, picture.width)])[0]
+    shown = args.min_confidence is None or found.confidence >= args.min_confidence
+    overlay = render(np.asarray(picture), found.heatmap if shown else None, args.alpha, args.boxes)
+    buffer = io.BytesIO()
+    Image.fromarray(overlay).save(buffer, format="PNG")
+    atomic_write(args.output, lambda stream: stream.write(buffer.getvalue()))
+    maps = args.save_maps or args.output.with_suffix(".npz")
+    _save_npz(maps, logits=found.logits, heatmap=found.heatmap, confidence=np.float32(found.confidence))
+    note = "" if shown else f" (below --min-confidence {args.min_confidence}: no heatmap drawn)"
+    print(f"{args.output}: confidence {found.confidence:.3f}{note}; raw map in {maps}")
+    return 0
+
+
+def _save_npz(path: Path, **arrays) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, lambda stream: stream.write(buffer.getvalue()))
+
+
+def _stacked(maps: list[np.ndarray]) -> np.ndarray:
+    return np.stack(maps) if maps else np.zeros((0, 0, 0), np.float32)
+
+
+def _report_video(video: VideoRun, output: Path) -> None:
+    scores = np.array(video.confidences) if video.confidences else np.zeros(1)
+    print(
+        f"{output}: {video.frames} frames, {video.localized} localized, {video.shown} with a heatmap; "
+        f"confidence min {scores.min():.3f} / median {np.median(scores):.3f} / max {scores.max():.3f}"
+    )
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value

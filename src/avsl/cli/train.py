@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 from avsl.checkpoint import LAST_FILE, load_checkpoint
-from avsl.cli.common import add_device_argument, pick_device, positive_int
+from avsl.cli.common import add_device_argument, positive_int
 from avsl.config import config_from_dict, load_config
 from avsl.data.formats import FORMATS
 from avsl.engine.build import METHODS, check_config
 from avsl.engine.data import split_dirs
+from avsl.engine.devices import pick_device
 from avsl.engine.trainer import holds_run, train
 from avsl.errors import AvslError
 from avsl.files import writable_dir

@@ -31,24 +31,45 @@ def load_audio_window(path: Path, sample_rate: int, seconds: float, centre: floa
         raise AvslError(f"{path}: cannot read audio ({_reason(err)})") from None
     if info.frames <= 0:
         raise AvslError(f"{path}: audio file holds no samples")
-    native_rate = info.samplerate
-    length = round(seconds * sample_rate)
-    duration = info.frames / native_rate
-    middle = duration / 2 if centre is None else centre
-    start_s = max(middle - seconds / 2, 0.0)
-    start = min(int(start_s * native_rate), info.frames - 1)
-    stop = min(start + int(np.ceil(seconds * native_rate)) + 1, info.frames)
+    start, stop = window_bounds(info.frames, info.samplerate, seconds, centre)
     try:
         data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AvslError(f"{path}: cannot decode audio ({_reason(err)})") from None
+    return finish_window(data, info.samplerate, sample_rate, seconds, str(path))
+
+
+def window_of(
+    signal: np.ndarray, native_rate: int, sample_rate: int, seconds: float, centre: float | None = None
+) -> np.ndarray:
+    """The same window as `load_audio_window`, from samples in memory ((n,) or (n, channels))."""
+    data = np.asarray(signal, dtype=np.float32)
+    data = data[:, None] if data.ndim == 1 else data
+    if data.ndim != 2 or data.shape[0] == 0:
+        raise AvslError(f"waveform must be (samples,) or (samples, channels) with samples, got shape {signal.shape}")
+    start, stop = window_bounds(data.shape[0], native_rate, seconds, centre)
+    return finish_window(data[start:stop], native_rate, sample_rate, seconds, "waveform")
+
+
+def window_bounds(frames: int, native_rate: int, seconds: float, centre: float | None) -> tuple[int, int]:
+    """The sample range of a `seconds` window centred on `centre` (s; None: the middle), plus
+    one sample of resampler margin, clamped to the signal."""
+    middle = frames / native_rate / 2 if centre is None else centre
+    start = min(int(max(middle - seconds / 2, 0.0) * native_rate), frames - 1)
+    return start, min(start + int(np.ceil(seconds * native_rate)) + 1, frames)
+
+
+def finish_window(data: np.ndarray, native_rate: int, sample_rate: int, seconds: float, source: str) -> np.ndarray:
+    """(frames, channels) -> the mono window: refuse non-finite samples, clip, down-mix,
+    resample, tile a short clip, cut to round(seconds x sample_rate)."""
     if not np.isfinite(data).all():  # np.clip keeps NaN: one would poison a whole training run
-        raise AvslError(f"{path}: audio holds NaN or infinite samples")
+        raise AvslError(f"{source}: audio holds NaN or infinite samples")
+    length = round(seconds * sample_rate)
     mono = np.clip(data, -1.0, 1.0).mean(axis=1)  # (frames,)
     if native_rate != sample_rate:
         mono = soxr.resample(mono, native_rate, sample_rate, quality="HQ").astype(np.float32)
     if len(mono) == 0:
-        raise AvslError(f"{path}: audio file holds no samples")
+        raise AvslError(f"{source}: audio file holds no samples")
     if len(mono) < length:
         mono = np.tile(mono, length // len(mono) + 1)
     return np.ascontiguousarray(mono[:length], dtype=np.float32)

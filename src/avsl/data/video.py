@@ -47,7 +47,7 @@ def probe(path: Path, max_pixels: int = MAX_FRAME_PIXELS) -> VideoInfo:
         width, height = video.codec_context.width, video.codec_context.height
         if width * height > max_pixels:
             raise AvslError(f"{path}: video is {width} x {height}, over the limit of {max_pixels:,} pixels")
-        duration = _duration(container, video)
+        duration = stream_duration(container, video)
         if duration is None:
             duration = _count_duration(container, video)
         if not duration or duration <= 0:
@@ -87,16 +87,13 @@ def audio_window(
         chunks, rate = [], stream.rate
         try:
             for frame in container.decode(stream):
-                channels = frame.layout.nb_channels
-                samples = frame.to_ndarray()  # planar: (channels, n); packed: (1, n * channels)
-                samples = samples.reshape(channels, -1) if frame.format.is_planar else samples.reshape(-1, channels).T
                 offset = frame.time if frame.time is not None else start
-                chunks.append((offset, _as_float(samples)))
+                chunks.append((offset, pcm_channels(frame)))
                 if offset >= start + seconds:
                     break
         except av.error.FFmpegError as err:
             if not chunks:
-                raise AvslError(f"{path}: cannot decode audio ({_reason(err)})") from None
+                raise AvslError(f"{path}: cannot decode audio ({ffmpeg_reason(err)})") from None
     if not chunks:
         raise AvslError(f"{path}: audio stream holds no samples")
     first = chunks[0][0]
@@ -135,7 +132,7 @@ def _frame_at(container, video, time: float, path: Path) -> np.ndarray:
                 break
     except av.error.FFmpegError as err:
         if chosen is None:
-            raise AvslError(f"{path}: cannot decode video ({_reason(err)})") from None
+            raise AvslError(f"{path}: cannot decode video ({ffmpeg_reason(err)})") from None
     if chosen is None:
         raise AvslError(f"{path}: no video frame decodes at {time:.2f} s")
     period = 1.0 / float(video.average_rate or video.guessed_rate or 25)
@@ -149,10 +146,13 @@ def _seek(container, stream, time: float, path: Path) -> None:
     try:
         container.seek(max(0, int(time / stream.time_base)), stream=stream, backward=True)
     except av.error.FFmpegError as err:
-        raise AvslError(f"{path}: cannot seek to {time:.2f} s in its {stream.type} stream ({_reason(err)})") from None
+        raise AvslError(
+            f"{path}: cannot seek to {time:.2f} s in its {stream.type} stream ({ffmpeg_reason(err)})"
+        ) from None
 
 
-def _duration(container, video) -> float | None:
+def stream_duration(container, video) -> float | None:
+    """The stream's duration from its header (s), else the container's; None when neither says."""
     if video.duration is not None and video.time_base:
         return float(video.duration * video.time_base)
     if container.duration is not None:
@@ -170,6 +170,14 @@ def _count_duration(container, video) -> float | None:
     return last
 
 
+def pcm_channels(frame: av.AudioFrame) -> np.ndarray:
+    """A decoded audio frame as (channels, samples) float32 in [-1, 1], whatever its format."""
+    channels = frame.layout.nb_channels
+    samples = frame.to_ndarray()  # planar: (channels, n); packed: (1, n * channels)
+    samples = samples.reshape(channels, -1) if frame.format.is_planar else samples.reshape(-1, channels).T
+    return _as_float(samples)
+
+
 def _as_float(samples: np.ndarray) -> np.ndarray:
     """PCM of any sample format as float in [-1, 1]."""
     if samples.dtype.kind == "f":
@@ -185,10 +193,10 @@ def _open(path: Path):
     except FileNotFoundError:
         raise AvslError(f"{path}: video not found") from None
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
-        raise AvslError(f"{path}: cannot open as a video ({_reason(err)})") from None
+        raise AvslError(f"{path}: cannot open as a video ({ffmpeg_reason(err)})") from None
 
 
-def _reason(err: Exception) -> str:
+def ffmpeg_reason(err: Exception) -> str:
     """FFmpeg's own words ("Invalid data found when processing input"), without errno and path."""
     text = getattr(err, "strerror", None) or str(err).strip()
     lines = text.splitlines()

@@ -7,11 +7,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def upsample_maps(maps: Tensor, size: int) -> Tensor:
-    """(B, h, w) -> (B, size, size), bilinear with align_corners=True (EZ-VSL test.py)."""
-    if maps.shape[-2:] == (size, size):
+def upsample_maps(maps: Tensor, size: int | tuple[int, int]) -> Tensor:
+    """(B, h, w) -> (B, size, size) (or (B, H, W) for size (H, W)), bilinear with
+    align_corners=True (EZ-VSL test.py)."""
+    shape = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(maps.shape[-2:]) == shape:
         return maps
-    return F.interpolate(maps[:, None].float(), size=(size, size), mode="bilinear", align_corners=True)[:, 0]
+    return F.interpolate(maps[:, None].float(), size=shape, mode="bilinear", align_corners=True)[:, 0]
 
 
 def minmax_normalize(maps: Tensor) -> Tensor:

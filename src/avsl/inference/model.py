@@ -1,0 +1,124 @@
+"""A trained localizer for people's own pictures and sounds: images and waveforms in, heatmaps
+out. What `avsl.load` returns; `avsl localize` is built on it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from avsl.data.audio import window_of
+from avsl.data.frames import to_rgb
+from avsl.data.transforms import eval_transform
+from avsl.errors import AvslError
+from avsl.inference.checkpoint_predictor import CheckpointPredictor
+from avsl.metrics.protocol import confidence
+from avsl.ops.maps import minmax_normalize, upsample_maps
+
+ImageLike = np.ndarray | Image.Image | Tensor
+
+
+@dataclass
+class Localization:
+    """Where the sound is in one image.
+
+    heatmap: (H, W) float32 in [0, 1] at the image's own size, min-max normalised as the
+        evaluation protocol normalises maps (so it always has a hot spot: see `confidence`).
+    logits: (h, w) the network's raw map (its own resolution).
+    confidence: the raw map's maximum (SLAVC's score): low when no sounding object is visible.
+    """
+
+    heatmap: np.ndarray
+    logits: np.ndarray
+    confidence: float
+
+
+class LocalizationModel:
+    """A checkpoint's localizer on a device, with the input handling of the evaluation protocol:
+    images squashed to the model's size (bicubic) and ImageNet-normalised, audio down-mixed,
+    resampled and cut to the model's window centred on the frame's time."""
+
+    def __init__(self, predictor: CheckpointPredictor) -> None:
+        self.predictor = predictor
+        self.network = predictor.model
+        self.device = next(self.network.parameters()).device
+        self.image_size = predictor.image_size
+        self.sample_rate = predictor.sample_rate
+        self.audio_seconds = predictor.audio_seconds
+        self.transform = eval_transform(self.image_size)
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device = "cpu", network: str | None = None
+    ) -> LocalizationModel:
+        return cls(CheckpointPredictor(Path(path), device, network))
+
+    def localize(
+        self, image: ImageLike, waveform: np.ndarray | Tensor, sample_rate: int, centre: float | None = None
+    ) -> Localization:
+        """Localize the sound of `waveform` (samples, or samples x channels, at `sample_rate`)
+        in `image` (H x W x 3 uint8 array, PIL image, or 3 x H x W tensor); `centre` is the
+        frame's time in the waveform (s; default its middle)."""
+        frame = self.prepare_image(image)
+        window = self.prepare_audio(waveform, sample_rate, centre)
+        size = _image_size(image)
+        return self.localize_batch(frame[None], window[None], [size])[0]
+
+    def prepare_image(self, image: ImageLike) -> Tensor:
+        """(3, S, S) float, normalised, on the CPU."""
+        return self.transform(to_rgb(_as_pil(image)))
+
+    def prepare_audio(self, waveform: np.ndarray | Tensor, sample_rate: int, centre: float | None = None) -> Tensor:
+        """(L,) float32 at the model's rate and window length."""
+        if isinstance(waveform, Tensor):
+            waveform = waveform.detach().cpu().numpy()
+        signal = np.asarray(waveform, dtype=np.float32)
+        if signal.ndim == 2 and signal.shape[0] < signal.shape[1] and signal.shape[0] <= 8:
+            signal = signal.T  # (channels, samples), as torchaudio gives it
+        return torch.from_numpy(window_of(signal, int(sample_rate), self.sample_rate, self.audio_seconds, centre))
+
+    @torch.inference_mode()
+    def localize_batch(self, frames: Tensor, windows: Tensor, sizes: Sequence[tuple[int, int]]) -> list[Localization]:
+        """Prepared frames (B, 3, S, S) and windows (B, L) in one model call; `sizes` are the
+        (height, width) each heatmap is returned at."""
+        logits = self.network(frames.to(self.device), windows.to(self.device)).map_logits.float()  # (B, h, w)
+        scores = confidence(logits).cpu()
+        results = []
+        for index, (height, width) in enumerate(sizes):
+            heatmap = minmax_normalize(upsample_maps(logits[index : index + 1], (height, width)))[0]
+            results.append(Localization(heatmap.cpu().numpy(), logits[index].cpu().numpy(), float(scores[index])))
+        return results
+
+
+def _as_pil(image: ImageLike) -> Image.Image:
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, Tensor):
+        array = image.detach().cpu()
+        if array.ndim != 3 or array.shape[0] not in (1, 3):
+            raise AvslError(f"an image tensor must be (3, H, W), got {tuple(array.shape)}")
+        if array.is_floating_point():
+            array = (array.clamp(0, 1) * 255).round()
+        return Image.fromarray(array.to(torch.uint8).permute(1, 2, 0).numpy().squeeze())
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        if not np.issubdtype(array.dtype, np.floating):
+            raise AvslError(f"an image array must be uint8 or float in [0, 1], got {array.dtype}")
+        array = (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
+    if array.ndim not in (2, 3):
+        raise AvslError(f"an image array must be (H, W) or (H, W, 3), got {array.shape}")
+    return Image.fromarray(array)
+
+
+def _image_size(image: ImageLike) -> tuple[int, int]:
+    """(height, width)."""
+    if isinstance(image, Image.Image):
+        return image.height, image.width
+    if isinstance(image, Tensor):
+        return int(image.shape[-2]), int(image.shape[-1])
+    return int(np.asarray(image).shape[0]), int(np.asarray(image).shape[1])

@@ -1,0 +1,285 @@
+"""`avsl localize` on a video: every frame (or every k-th) localized with the audio window centred
+on its time, drawn over the frame, and written as a video with the same frame rate, duration
+and audio.
+
+It streams: video frames are decoded, localized in batches (one model call per batch of frames
+and their audio windows), drawn and encoded as they come, and the audio is decoded once, ahead
+of the frames, into a buffer that keeps only the current window; memory does not grow with the
+video's length (the saved maps aside, a few hundred bytes per frame).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import soxr
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from avsl.data.video import ffmpeg_reason, pcm_channels, stream_duration
+from avsl.errors import AvslError
+from avsl.inference.model import Localization, LocalizationModel
+from avsl.inference.overlay import render
+
+OUTPUT_AUDIO_CODEC = "aac"
+# Frames may end this much before the header's duration (the last frame's own length, audio
+# running longer) without the file counting as truncated.
+TRUNCATION_SLACK_S = 1.0
+
+
+@dataclass
+class VideoRun:
+    """What a run did: frames written, localized, shown (confident enough), and the maps."""
+
+    frames: int = 0
+    localized: int = 0
+    shown: int = 0
+    times: list[float] = field(default_factory=list)
+    logits: list[np.ndarray] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    last_heatmap: np.ndarray | None = field(default=None, repr=False)  # shown until the next localized frame
+    last_time: float = 0.0  # of the last frame decoded
+
+
+class AudioTrack:
+    """A file's audio decoded once, front to back, as the model's mono samples, keeping only what
+    the current and later windows need; its native frames go to `sink` (the output's encoder)."""
+
+    def __init__(self, path: Path, model: LocalizationModel, sink=None) -> None:
+        try:
+            self.container = av.open(str(path))
+        except (av.error.FFmpegError, OSError) as err:
+            raise AvslError(f"{path}: cannot open its audio ({ffmpeg_reason(err)})") from None
+        if not self.container.streams.audio:
+            self.container.close()
+            raise AvslError(f"{path}: no audio stream (pass --audio FILE to supply one)")
+        self.path = path
+        self.stream = self.container.streams.audio[0]
+        self.rate = model.sample_rate
+        self.length = round(model.audio_seconds * self.rate)
+        self.resampler = soxr.ResampleStream(self.stream.rate, self.rate, 1, dtype="float32", quality="HQ")
+        self.buffer = np.zeros(0, np.float32)
+        self.offset = 0  # model-rate sample index of buffer[0]
+        self.finished = False
+        self.frames = self.container.decode(self.stream)
+        self.sink = sink
+
+    def window(self, centre: float) -> torch.Tensor:
+        """The model's window centred on `centre` s (EZ-VSL's: from centre - length/2, tiled
+        when the audio ends first), as a (L,) tensor."""
+        start = max(round((centre - self.length / self.rate / 2) * self.rate), 0)
+        while not self.finished and self.offset + len(self.buffer) < start + self.length:
+            self._decode_more()
+        self.buffer, self.offset = self.buffer[max(start - self.offset, 0) :], max(start, self.offset)
+        samples = self.buffer[: self.length]
+        if not len(samples):
+            samples = self.buffer[-1:] if len(self.buffer) else np.zeros(1, np.float32)
+        if len(samples) < self.length:
+            samples = np.tile(samples, self.length // len(samples) + 1)[: self.length]
+        return torch.from_numpy(np.ascontiguousarray(samples))
+
+    def drain(self) -> None:
+        """Decode (and pass to the sink) the audio after the last frame."""
+        while not self.finished:
+            self._decode_more()
+            self.buffer = self.buffer[-1:]
+
+    def _decode_more(self) -> None:
+        try:
+            frame = next(self.frames)
+        except StopIteration:
+            self.finished = True
+            tail = self.resampler.resample_chunk(np.zeros((0, 1), np.float32), last=True)
+            self.buffer = np.concatenate([self.buffer, tail.reshape(-1)])
+            return
+        except av.error.FFmpegError:
+            self.finished = True  # a damaged tail: keep what decoded
+            return
+        if self.sink is not None:
+            self.sink(frame)
+        samples = pcm_channels(frame)
+        if not np.isfinite(samples).all():
+            raise AvslError(f"{self.path}: audio holds NaN or infinite samples")
+        mono = np.clip(samples, -1.0, 1.0).mean(axis=0)
+        chunk = self.resampler.resample_chunk(mono[:, None].astype(np.float32)).reshape(-1)
+        self.buffer = np.concatenate([self.buffer, chunk])
+
+    def close(self) -> None:
+        self.container.close()
+
+
+def localize_video(
+    model: LocalizationModel,
+    source: Path,
+    output: Path,
+    audio: Path | None = None,
+    stride: int = 1,
+    alpha: float = 0.5,
+    min_confidence: float | None = None,
+    boxes: bool = False,
+    batch_size: int = 16,
+    progress: bool | None = None,
+) -> VideoRun:
+    """Write `output` (a video) from `source`; see the module docstring. The file appears only
+    when complete (written to a temporary name, then renamed)."""
+    temp = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
+    run = VideoRun()
+    try:
+        with _open_input(source) as container, av.open(str(temp), "w") as sink:
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            claimed = stream_duration(container, video)
+            encoder = _video_encoder(sink, video)
+            audio_out = _AudioEncoder(sink)
+            track = AudioTrack(audio or source, model, audio_out.encode)
+            try:
+                audio_out.open(track.stream)
+                total = video.frames or None
+                with tqdm(
+                    total=total, desc="localize", unit="frame", disable=None if progress is None else not progress
+                ) as bar:
+                    for frames in _batches(container, video, batch_size, source):
+                        _localize_batch(model, frames, track, run, stride, min_confidence)
+                        for frame, heatmap in frames:
+                            picture = render(frame.to_ndarray(format="rgb24"), heatmap, alpha, boxes)
+                            _encode(sink, encoder, frame, picture)
+                            run.frames += 1
+                        bar.update(len(frames))
+                track.drain()
+            finally:
+                track.close()
+            sink.mux(encoder.encode())
+            audio_out.flush()
+        if run.frames == 0:
+            raise AvslError(f"{source}: no video frame could be decoded")
+        _check_complete(source, run, claimed)
+        os.replace(temp, output)
+    except av.error.FFmpegError as err:
+        raise AvslError(f"{source}: {ffmpeg_reason(err)}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+    return run
+
+
+def _check_complete(source: Path, run: VideoRun, claimed: float | None) -> None:
+    """A video whose frames stop well before the duration its header claims is truncated: its
+    overlay would silently be short."""
+    if claimed is None or not run.last_time:
+        return
+    if run.last_time < claimed - TRUNCATION_SLACK_S:
+        raise AvslError(
+            f"{source}: video frames end at {run.last_time:.2f} s, but it claims {claimed:.2f} s (truncated?)"
+        )
+
+
+def _localize_batch(model, frames: list, track: AudioTrack, run: VideoRun, stride: int, min_confidence) -> None:
+    """Fill in each frame's heatmap (None: not shown); frames between localized ones keep the
+    previous one's, so --stride k costs 1/k of the model calls and still shows a map everywhere."""
+    chosen = [i for i, (frame, _) in enumerate(frames) if (run.frames + i) % stride == 0]
+    results: dict[int, Localization] = {}
+    if chosen:
+        pictures = [frames[i][0].to_ndarray(format="rgb24") for i in chosen]
+        images = torch.stack([model.prepare_image(Image.fromarray(p)) for p in pictures])
+        windows = torch.stack([track.window(_time(frames[i][0])) for i in chosen])
+        sizes = [p.shape[:2] for p in pictures]
+        results = dict(zip(chosen, model.localize_batch(images, windows, sizes), strict=True))
+    last = run.last_heatmap
+    for index, (frame, _) in enumerate(frames):
+        if index in results:
+            found = results[index]
+            run.localized += 1
+            run.times.append(_time(frame))
+            run.logits.append(found.logits)
+            run.confidences.append(found.confidence)
+            shown = min_confidence is None or found.confidence >= min_confidence
+            last = found.heatmap if shown else None
+        frames[index] = (frame, last)
+        run.shown += last is not None
+        run.last_time = _time(frame)
+    run.last_heatmap = last
+
+
+def _batches(container, video, size: int, source: Path) -> Iterator[list]:
+    batch = []
+    try:
+        for frame in container.decode(video):
+            batch.append((frame, None))
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except av.error.FFmpegError:
+        pass  # a truncated end: the frames before it are kept
+    if batch:
+        yield batch
+
+
+def _time(frame) -> float:
+    return float(frame.time) if frame.time is not None else 0.0
+
+
+def _open_input(path: Path):
+    try:
+        container = av.open(str(path))
+    except FileNotFoundError:
+        raise AvslError(f"{path}: video not found") from None
+    except (av.error.FFmpegError, OSError) as err:
+        raise AvslError(f"{path}: cannot open as a video ({ffmpeg_reason(err)})") from None
+    if not container.streams.video:
+        container.close()
+        raise AvslError(f"{path}: no video stream")
+    return container
+
+
+def _video_encoder(sink, video):
+    """H.264 when the build has it (else MPEG-4 part 2), at the input's frame rate; odd sizes
+    lose their last row or column (4:2:0 needs even ones)."""
+    codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+    rate = video.average_rate or video.guessed_rate or Fraction(25)
+    stream = sink.add_stream(codec, rate=rate)
+    stream.width = video.codec_context.width // 2 * 2
+    stream.height = video.codec_context.height // 2 * 2
+    stream.pix_fmt = "yuv420p"
+    stream.time_base = video.time_base
+    return stream
+
+
+def _encode(sink, encoder, source_frame, picture: np.ndarray) -> None:
+    picture = picture[: encoder.height, : encoder.width]
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+    frame.pts, frame.time_base = source_frame.pts, source_frame.time_base
+    sink.mux(encoder.encode(frame))
+
+
+class _AudioEncoder:
+    """The input's audio, re-encoded (AAC) into the output as it is decoded."""
+
+    def __init__(self, sink) -> None:
+        self.sink = sink
+        self.stream = None
+        self.resampler = None
+
+    def open(self, source_stream) -> None:
+        layout = "mono" if source_stream.channels == 1 else "stereo"
+        self.stream = self.sink.add_stream(OUTPUT_AUDIO_CODEC, rate=source_stream.rate)
+        self.stream.layout = layout
+        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=source_stream.rate)
+
+    def encode(self, frame) -> None:
+        if self.stream is None:
+            return
+        frame.pts = None  # the resampler and encoder count samples from the first one
+        for converted in self.resampler.resample(frame):
+            self.sink.mux(self.stream.encode(converted))
+
+    def flush(self) -> None:
+        if self.stream is not None:
+            for converted in self.resampler.resample(None):
+                self.sink.mux(self.stream.encode(converted))
+            self.sink.mux(self.stream.encode())
