@@ -66,7 +66,7 @@ def test_strict_turns_a_skip_into_an_error(small_layout, tmp_path, capsys):
             "must be positive",
         ),
         (["frobnicate"], "invalid choice"),
-        (["localize"], "not built yet"),
+        (["localize"], "the following arguments are required"),
     ],
 )
 def test_user_errors_are_one_line_exit_2(argv, message, capsys):

@@ -48,13 +48,3 @@ def existing_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise AvslError(f"{path}: {what} not found")
     return path
-
-
-def not_built(name: str, issue: str):
-    """The `run` of a subcommand that a later issue builds."""
-
-    def run(args: argparse.Namespace) -> int:
-        raise AvslError(f"not built yet ({issue})")
-
-    run.__name__ = f"run_{name}"
-    return run

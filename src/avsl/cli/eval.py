@@ -17,6 +17,7 @@ import numpy as np
 
 from avsl.cli.common import (
     add_device_argument,
+    existing_dir,
     non_negative_int,
     positive_float,
     positive_int,
@@ -88,6 +89,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.save_maps is not None and args.save_maps.suffix != ".npz":
         raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
+    existing_dir(args.data, "data directory")  # before --out is made: a mistyped --data leaves nothing behind
     writable_dir(args.out)
     if args.save_maps is not None:
         writable_dir(args.save_maps.parent, "--save-maps folder")
