@@ -42,8 +42,7 @@ def evaluate(
     `avsl eval`'s (split, benchmark, annotations, format, gt_rule, bad_boxes, threshold,
     strict, batch_size, workers, ...). Returns metrics.json's content."""
     loaded = model if isinstance(model, LocalizationModel) else load(model, device)
-    metrics, _ = evaluate_folder(loaded.predictor, Path(data), FolderEval(**options), loaded.device)
-    return metrics
+    return evaluate_folder(loaded.predictor, Path(data), FolderEval(**options), loaded.device).metrics
 
 
 def train(

@@ -2,8 +2,8 @@
 
 Contract (reviewers' scripts rely on it): writes OUT/metrics.json (last, so its presence
 means the run finished) and OUT/per_clip.csv with at least n, ap50,
-ciou_mean, auc, ciou_by_size and threshold; with --save-maps an npz holding `maps`
-(N x 224 x 224 float32, min-max normalised) and `ids`.
+ciou_mean, auc, ciou_by_size and threshold; OUT/report.html for people (unless --no-report);
+with --save-maps an npz holding `maps` (N x 224 x 224 float32, min-max normalised) and `ids`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from avsl.data.formats import FORMATS
 from avsl.engine.devices import pick_device
 from avsl.engine.evaluate import EvalResult
 from avsl.engine.folder_eval import FolderEval, evaluate_folder
+from avsl.engine.report import write_report
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
@@ -72,6 +73,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the maps")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad clip")
+    parser.add_argument("--no-report", action="store_true", help="skip OUT/report.html (plots, best/worst clips)")
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--workers", type=non_negative_int, default=2, help="data-loading processes")
     parser.add_argument(
@@ -105,11 +107,14 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, workers=args.workers, image_size=args.image_size,
         audio_seconds=args.audio_seconds, max_pixels=args.max_pixels, keep_maps=args.save_maps is not None,
     )  # fmt: skip
-    metrics, result = evaluate_folder(predictor, args.data, options, device)
+    outcome = evaluate_folder(predictor, args.data, options, device)
+    metrics, result = outcome.metrics, outcome.result
     if args.save_maps is not None:
         _save_maps(args.save_maps, result)
     per_clip = result.per_clip_csv().encode()
     atomic_write(args.out / "per_clip.csv", lambda stream: stream.write(per_clip))
+    if not args.no_report:
+        write_report(args.out, metrics, result, outcome.dataset, predictor, device)
     write_json(args.out / METRICS_FILE, metrics)
     _report(metrics, args.out)
     return 0

@@ -40,8 +40,17 @@ class FolderEval:
     keep_maps: bool = False
 
 
-def evaluate_folder(predictor, data: Path, options: FolderEval, device: torch.device) -> tuple[dict, EvalResult]:
-    """metrics.json's content and the per-clip result; AvslError when nothing can be scored."""
+@dataclass
+class FolderOutcome:
+    """metrics.json's content, the per-clip result, and the dataset they came from."""
+
+    metrics: dict
+    result: EvalResult
+    dataset: AVDataset
+
+
+def evaluate_folder(predictor, data: Path, options: FolderEval, device: torch.device) -> FolderOutcome:
+    """Score `predictor` on the folder; AvslError when nothing can be scored."""
     if not data.is_dir():
         raise AvslError(f"{data}: data directory not found")
     layout = read_layout_defaults(data)
@@ -84,7 +93,7 @@ def evaluate_folder(predictor, data: Path, options: FolderEval, device: torch.de
         duplicate_ids=dataset.duplicates,
         median_rule=MEDIAN_RULE,
     )
-    return metrics, result
+    return FolderOutcome(metrics, result, dataset)
 
 
 def _check_entries(dataset: AVDataset, strict: bool) -> None:

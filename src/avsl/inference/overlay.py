@@ -20,10 +20,10 @@ def colour_table(name: str = COLOUR_MAP) -> np.ndarray:
 
 
 def blend(frame: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, name: str = COLOUR_MAP) -> np.ndarray:
-    """(H, W, 3) uint8 frame with the (H, W) [0, 1] heatmap's colours over it at opacity `alpha`
-    (weighted by the heat, so cold regions keep the picture)."""
+    """(H, W, 3) uint8 frame with the (H, W) [0, 1] heatmap's colours over it at opacity `alpha`,
+    weighted by the squared heat: the hot region stands out and lukewarm ones keep the picture."""
     colours = colour_table(name)[np.clip((heatmap * 255).round(), 0, 255).astype(np.uint8)]
-    weight = (alpha * heatmap)[..., None]
+    weight = (alpha * np.square(heatmap))[..., None]
     return (frame * (1 - weight) + colours * weight).round().astype(np.uint8)
 
 
