@@ -1,10 +1,13 @@
 """`avsl demo`: make the synthetic benchmark, train DMT at 3 % labels, compare with the centre
-baseline and self-supervised EZ-VSL on the test split, and print the table."""
+baseline and self-supervised EZ-VSL on the test split, print the table, and write DMT's report
+(report.html) and a short video of test clips with their heatmaps and sound."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import torch
 
 from avsl.bench.experiments import Row, markdown_table, run_row
 from avsl.bench.methods_suite import ensure_benchmark
@@ -12,9 +15,14 @@ from avsl.cli.common import add_device_argument
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
 from avsl.engine.devices import pick_device
+from avsl.engine.folder_eval import FolderEval, evaluate_folder
+from avsl.engine.report import write_report
 from avsl.files import atomic_write, write_json
+from avsl.inference.model import LocalizationModel
+from avsl.inference.reel import write_clip_reel
 
 LABELED_FRACTION = 0.03  # METHOD.md: about 3 % of the boxes
+REEL_CLIPS = 6  # in dmt_clips.mp4: the three best-localized test clips and three from the middle
 
 
 def add_parser(commands) -> None:
@@ -24,6 +32,19 @@ def add_parser(commands) -> None:
     parser.add_argument("--seed", type=int, default=0)
     add_device_argument(parser)
     parser.set_defaults(run=run)
+
+
+def _show(out: Path, data_root: Path, dmt_run: Path, device) -> tuple[Path, Path]:
+    """DMT's evaluation report on the test split and a short video of some of its clips."""
+    model = LocalizationModel.from_checkpoint(dmt_run, device)
+    outcome = evaluate_folder(model.predictor, data_root / "test", FolderEval(), device)
+    report = write_report(out, outcome.metrics, outcome.result, outcome.dataset, model.predictor, device)
+    cious = torch.cat(outcome.result.cious["median"])
+    order = torch.argsort(cious, descending=True, stable=True).tolist()
+    middle = len(order) // 2
+    shown = [outcome.result.ids[i] for i in order[: REEL_CLIPS // 2] + order[middle : middle + REEL_CLIPS // 2]]
+    reel = write_clip_reel(model, outcome.dataset, shown, out / "dmt_clips.mp4")
+    return report, reel
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
     table = markdown_table(results)
     write_json(args.out / "results.json", results)
     atomic_write(args.out / "results.md", lambda stream: stream.write(table.encode()))
+    report, reel = _show(args.out, data_root, args.out / "runs" / "dmt", device)
     print()
     print(table)
     print(f"data: {data_root}   runs: {args.out / 'runs'}   table: {args.out / 'results.md'}")
+    print(f"DMT on the test split: {report} (open it in a browser); {reel} (a few clips, with their sound)")
     print(f"see a run's curves with: tensorboard --logdir {args.out / 'runs'}")
     return 0

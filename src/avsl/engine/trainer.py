@@ -127,7 +127,7 @@ def train(
     end_step = total_steps if max_steps is None else min(total_steps, max_steps)
     samples, tick = 0, time.perf_counter()
     bar = tqdm(total=total_steps, initial=start_step, desc=f"train {config.method}", unit="step",
-               disable=(not dist_info.is_main) if progress is None else not (progress and dist_info.is_main))  # fmt: skip
+               disable=_bar_disabled(progress, dist_info.is_main))  # fmt: skip
     with Prefetcher(assembler, method.streams, range(start_step, end_step)) as prefetched:
         for step, batches in prefetched:
             lr = learning_rate(step, config.optim.lr, total_steps, config.optim.warmup_steps)
@@ -240,6 +240,14 @@ class EpochLogs:
             if not torch.isnan(stacked).all():
                 out[key] = float(stacked.nanmean())
         return out
+
+
+def _bar_disabled(progress: bool | None, is_main: bool) -> bool | None:
+    """tqdm's `disable`: no bar off rank 0; by default (None) a bar only on a terminal, so a log
+    piped to a file stays readable."""
+    if not is_main:
+        return True
+    return None if progress is None else not progress
 
 
 def selections(config: TrainConfig) -> tuple[Selection, Selection]:

@@ -1,0 +1,98 @@
+"""The localizer as ONNX: frames and waveforms in (any batch size), raw maps out.
+
+The graph holds both encoders, the audio front end (the spectrogram is computed inside, so a
+runtime feeds the same windows `avsl` does) and the map. Inputs are what
+`LocalizationModel.prepare_image` / `prepare_audio` make: `image` (B, 3, S, S) float, ImageNet-
+normalised; `waveform` (B, L) float mono at the model's rate. Output `map_logits` (B, h, w);
+min-max normalise and upsample it as `avsl.ops.maps` does for a heatmap. Needs the optional
+extra `avsl[onnx]` (onnx and onnxscript for torch's exporter, onnxruntime for the check).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from avsl.errors import AvslError
+from avsl.files import atomic_write
+from avsl.inference.model import LocalizationModel
+
+OPSET = 18
+CHECK_BATCH = 3  # the check runs a batch size other than the export's, to exercise the dynamic axis
+
+
+class _MapOnly(nn.Module):
+    """The localizer with one output: its raw map."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, image: Tensor, waveform: Tensor) -> Tensor:
+        return self.network(image, waveform).map_logits
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    image_shape: tuple
+    waveform_length: int
+    map_shape: tuple
+    max_abs_difference: float | None  # onnxruntime against PyTorch on random input
+
+
+def export_onnx(model: LocalizationModel, path: Path, check: bool = True) -> ExportReport:
+    """Write `path` (atomically) and, with `check`, compare onnxruntime's maps with PyTorch's."""
+    _require("onnx", "onnxscript")
+    network = _MapOnly(model.network).cpu().eval()
+    length = round(model.audio_seconds * model.sample_rate)
+    image = torch.randn(2, 3, model.image_size, model.image_size)
+    waveform = torch.rand(2, length) * 2 - 1
+    batch = torch.export.Dim("batch", min=1)
+    temp = path.with_name(f".{path.name}.export")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's progress notes, not problems
+            program = torch.onnx.export(
+                network, (image, waveform), dynamo=True, opset_version=OPSET,
+                input_names=["image", "waveform"], output_names=["map_logits"],
+                dynamic_shapes={"image": {0: batch}, "waveform": {0: batch}}, verbose=False,
+            )  # fmt: skip
+        program.save(str(temp))
+        data = temp.read_bytes()
+    except Exception as err:  # the exporter raises many types; all mean "this graph did not export"
+        raise AvslError(f"ONNX export failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+    finally:
+        temp.unlink(missing_ok=True)
+    atomic_write(path, lambda stream: stream.write(data))
+    with torch.inference_mode():
+        map_shape = tuple(network(image[:1], waveform[:1]).shape[1:])
+    difference = _check(network, path, model, length) if check else None
+    return ExportReport(path, (3, model.image_size, model.image_size), length, map_shape, difference)
+
+
+def _check(network: nn.Module, path: Path, model: LocalizationModel, length: int) -> float:
+    _require("onnxruntime")
+    import onnxruntime
+
+    generator = torch.Generator().manual_seed(0)
+    image = torch.randn(CHECK_BATCH, 3, model.image_size, model.image_size, generator=generator)
+    waveform = torch.rand(CHECK_BATCH, length, generator=generator) * 2 - 1
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (onnx_maps,) = session.run(None, {"image": image.numpy(), "waveform": waveform.numpy()})
+    with torch.inference_mode():
+        torch_maps = network(image, waveform).numpy()
+    return float(np.abs(onnx_maps - torch_maps).max())
+
+
+def _require(*modules: str) -> None:
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise AvslError(f"ONNX export needs {', '.join(missing)}: pip install 'avsl[onnx]'")
