@@ -19,8 +19,8 @@ from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir
 from avsl.inference.model import LocalizationModel
-from avsl.inference.overlay import render
 from avsl.inference.video_localize import VideoRun, localize_video
+from avsl.ops.overlay import render
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 

@@ -20,8 +20,8 @@ from avsl.constants import AUC_THRESHOLDS, EVAL_SIZE
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.engine.evaluate import EvalResult
 from avsl.files import atomic_write
-from avsl.inference.overlay import blend
 from avsl.ops.maps import minmax_normalize, upsample_maps
+from avsl.ops.overlay import blend
 
 REPORT_FILE = "report.html"
 SHOWN_PER_GROUP = 3

@@ -13,7 +13,7 @@ from PIL import Image
 
 from avsl.data.dataset import AVDataset
 from avsl.inference.model import LocalizationModel
-from avsl.inference.overlay import draw_box, render
+from avsl.ops.overlay import draw_box, render
 
 REEL_SIDE = 256  # frames are shown at this size (the synthetic ones are 96 px)
 REEL_FPS = 25

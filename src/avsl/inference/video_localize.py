@@ -26,7 +26,7 @@ from tqdm import tqdm
 from avsl.data.video import ffmpeg_reason, pcm_channels, stream_duration
 from avsl.errors import AvslError
 from avsl.inference.model import Localization, LocalizationModel
-from avsl.inference.overlay import render
+from avsl.ops.overlay import render
 
 OUTPUT_AUDIO_CODEC = "aac"
 # Frames may end this much before the header's duration (the last frame's own length, audio
