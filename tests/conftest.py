@@ -10,6 +10,9 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+from avsl.checkpoint import save_checkpoint
+from avsl.methods.base import build_localizer
+
 
 def write_clip(
     root: Path,
@@ -50,3 +53,15 @@ def small_layout(tmp_path: Path) -> Path:
         write_clip(root, clip_id, seed=index)
     write_annotations(root, [{"file": k, "class": "thing", "bbox": v} for k, v in boxes.items()])
     return root
+
+
+def tiny_spec(**changes) -> dict:
+    spec = {"name": "ezvsl", "visual": "resnet18", "audio": "tiny", "visual_weights": "none", "width": 4,
+            "norm": "batch", "dim": 8, "frontend": "logmel", "sample_rate": 16_000, "eps": 0.65, "tau": 0.03}  # fmt: skip
+    return {**spec, **changes}
+
+
+def write_model_checkpoint(path: Path, spec: dict, model_spec: dict | None = None) -> None:
+    model = build_localizer(model_spec or {**spec, "visual_weights": "none"}, seed=0)
+    tensors = {f"modules.model.{k}": v for k, v in model.state_dict().items()}
+    save_checkpoint(path, tensors, {"inference": "model", "specs": {"model": spec}, "image_size": 64})

@@ -16,7 +16,7 @@ import soundfile as sf
 import torch
 
 from avsl import files
-from avsl.checkpoint import load_checkpoint, save_checkpoint
+from avsl.checkpoint import load_checkpoint
 from avsl.cli.main import main
 from avsl.config import load_config
 from avsl.data.audio import load_audio_window
@@ -27,8 +27,8 @@ from avsl.engine.trainer import train
 from avsl.errors import AvslError
 from avsl.inference import checkpoint_predictor
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
-from avsl.methods.base import build_localizer
 from avsl.methods.single import SingleModel
+from tests.conftest import tiny_spec, write_model_checkpoint
 
 FAST = ["--epochs", "1", "--set", "data.batch_size=8", "--set", "data.workers=0",
         "--set", "model.width=8", "--set", "model.dim=16"]  # fmt: skip
@@ -111,18 +111,6 @@ def test_log_lines_are_strict_json(tmp_path):
     log.write({"step": 1, "val/x": float("nan"), "val/y": float("inf"), "ok": 0.5}, 1)
     record = json.loads((tmp_path / "log.jsonl").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert record == {"step": 1, "val/x": None, "val/y": None, "ok": 0.5}
-
-
-def tiny_spec(**changes) -> dict:
-    spec = {"name": "ezvsl", "visual": "resnet18", "audio": "tiny", "visual_weights": "none", "width": 4,
-            "norm": "batch", "dim": 8, "frontend": "logmel", "sample_rate": 16_000, "eps": 0.65, "tau": 0.03}  # fmt: skip
-    return {**spec, **changes}
-
-
-def write_model_checkpoint(path: Path, spec: dict, model_spec: dict | None = None) -> None:
-    model = build_localizer(model_spec or {**spec, "visual_weights": "none"}, seed=0)
-    tensors = {f"modules.model.{k}": v for k, v in model.state_dict().items()}
-    save_checkpoint(path, tensors, {"inference": "model", "specs": {"model": spec}, "image_size": 64})
 
 
 @pytest.mark.parametrize("weights", ["imagenet", "/moved/away/resnet18.pth"])

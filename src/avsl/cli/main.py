@@ -13,10 +13,10 @@ import warnings
 from collections.abc import Sequence
 
 from avsl import __version__
-from avsl.cli import bench, cache, demo, eval, localize, prepare, synth, train
+from avsl.cli import bench, cache, demo, eval, export, localize, prepare, synth, train
 from avsl.errors import AvslError
 
-SUBCOMMANDS = (synth, cache, train, eval, localize, prepare, demo, bench)
+SUBCOMMANDS = (synth, prepare, cache, train, eval, localize, export, demo, bench)
 # OS errors the user's machine causes and the user can fix, wherever a library call raises them:
 # a full disk or quota, a read-only or forbidden path, too many open files.
 ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE})
