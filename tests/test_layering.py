@@ -13,9 +13,10 @@ RANK = {
     "data": 2, "models": 2, "losses": 2, "metrics": 2,
     "semi": 3, "checkpoint": 3,
     "methods": 4,
-    "engine": 5, "inference": 5,
-    "bench": 6, "api": 6,
-    "cli": 7,
+    "inference": 5,
+    "engine": 6,
+    "bench": 7, "api": 7,
+    "cli": 8,
 }  # fmt: skip
 
 

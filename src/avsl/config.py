@@ -47,6 +47,9 @@ class ModelConfig:
     frontend: str = "logmel"  # logmel | ezvsl
     eps: float = 0.65  # map logit = (S - eps) / tau (LVS's eps and tau)
     tau: float = 0.03
+    # a checkpoint (avsl run or file, or EZ-VSL's / SLAVC's best.pth) whose weights start every
+    # student of the same architecture (DMT's teachers copy their students at the stage switch)
+    init_from: str = ""
 
 
 @dataclass

@@ -15,6 +15,7 @@ from avsl.models import list_localizers
 
 METHODS = ("selfsup", "supervised", "pseudo", "meanteacher", "dmt")
 NEEDS_BOXES = ("supervised", "pseudo", "meanteacher", "dmt")
+INFERENCE_ONLY = ("slavc",)  # localizers for peers' released checkpoints (avsl.inference.peers)
 
 
 def localizer_spec(config: TrainConfig, audio: str | None = None) -> dict:
@@ -40,6 +41,10 @@ def check_config(config: TrainConfig) -> None:
         raise AvslError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
     if config.model.localizer not in list_localizers():
         raise AvslError(f"unknown localizer {config.model.localizer!r}; choose one of {', '.join(list_localizers())}")
+    if config.model.localizer in INFERENCE_ONLY:
+        raise AvslError(
+            f"the {config.model.localizer} localizer loads released checkpoints; it has no training objective here"
+        )
     if not 0 < config.labeled_fraction <= 1:
         raise AvslError(f"labelled fraction must be in (0, 1], got {config.labeled_fraction}")
     if config.data.format not in FORMATS:

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from avsl.checkpoint import (
     BEST_FILE,
     LAST_FILE,
+    check_module_state,
     load_checkpoint,
     load_module_state,
     optimizer_tensors,
@@ -38,6 +39,7 @@ from avsl.engine.runlog import LOG_FILE, RunLog
 from avsl.engine.schedule import learning_rate, step_seed
 from avsl.errors import AvslError
 from avsl.files import atomic_write, remove_temporary_files
+from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.types import AVBatch
 
 CHECKPOINT_FORMAT = "avsl-checkpoint-1"
@@ -97,6 +99,8 @@ def train(
     # have moved since, or a download) are not loaded.
     build_config = replace(config, model=replace(config.model, visual_weights="none")) if resume else config
     method = build_method(build_config, per_epoch)
+    if config.model.init_from and not resume:
+        initialize_from(method, Path(config.model.init_from))
     _check_shards(method, total_steps, dist_info.world)
     _place(method, device, config, dist_info.world)
     optimizer = _optimizer(config, method.trainable())
@@ -240,6 +244,30 @@ class EpochLogs:
             if not torch.isnan(stacked).all():
                 out[key] = float(stacked.nanmean())
         return out
+
+
+def initialize_from(method, path: Path) -> list[str]:
+    """Load a checkpoint's localizer into every student (and its teacher) of the same shapes."""
+    source = CheckpointPredictor(path)
+    state = source.model.state_dict()
+    loaded = []
+    for name in method.trainable_names():
+        try:
+            check_module_state(method.modules[name], state, path)
+        except AvslError:
+            continue
+        for target in (name, name.replace("student", "teacher")):
+            if target in method.modules:
+                method.modules[target].load_state_dict(state)
+                loaded.append(target)
+    if not loaded:
+        spec = source.spec
+        raise AvslError(
+            f"{path}: its {spec['name']} network ({spec['visual']} / {spec['audio']} encoders, dim {spec['dim']}, "
+            f"{spec['frontend']} front end) matches none of this run's networks; set model.* to match it"
+        )
+    print(f"initialised {', '.join(loaded)} from {path}", flush=True)
+    return loaded
 
 
 def _bar_disabled(progress: bool | None, is_main: bool) -> bool | None:

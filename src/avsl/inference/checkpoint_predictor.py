@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from avsl.checkpoint import BEST_FILE, check_module_state, load_checkpoint, load_module_state, unprefixed
 from avsl.errors import AvslError
+from avsl.inference.peers import PEER_IMAGE_SIZE, is_peer_checkpoint, load_peer_checkpoint
 from avsl.methods.base import build_localizer
 from avsl.models import list_audio_encoders, list_localizers, list_visual_encoders
 from avsl.ops.spectrogram import FRONTENDS
@@ -49,20 +50,29 @@ class CheckpointPredictor:
 
     def __init__(self, path: Path, device: torch.device | str = "cpu", network: str | None = None) -> None:
         self.path = resolve_checkpoint(Path(path))
+        if is_peer_checkpoint(self.path):  # EZ-VSL's or SLAVC's best.pth
+            spec, state, self.audio_seconds = load_peer_checkpoint(self.path)
+            self.network, self.image_size = spec["name"], PEER_IMAGE_SIZE
+        else:
+            spec, state = self._read(network)
+        self.model = load_localizer(spec, state, self.path)
+        self.model.to(device).eval()
+        self.spec = spec
+        self.sample_rate = spec["sample_rate"]
+        self.name = f"{self.path}:{self.network}"
+
+    def _read(self, network: str | None) -> tuple[dict, dict[str, Tensor]]:
+        """An avsl checkpoint's network spec and tensors, every header field checked."""
         tensors, header = load_checkpoint(self.path)
         specs = _field(header, "specs", dict, self.path, default={})
         self.network = network or _field(header, "inference", str, self.path, default="model")
         if self.network not in specs:
             raise AvslError(f"{self.path}: no network {self.network!r} (has {', '.join(map(str, specs)) or 'none'})")
-        spec = checked_spec(specs[self.network], self.path)
-        self.model = load_localizer(spec, unprefixed(f"modules.{self.network}.", tensors), self.path)
-        self.model.to(device).eval()
         self.image_size = _field(header, "image_size", int, self.path, default=224, bounds=(8, _MAX_IMAGE_SIZE))
         self.audio_seconds = float(
             _field(header, "audio_seconds", (int, float), self.path, default=3.0, bounds=(0.01, 600.0))
         )
-        self.sample_rate = spec["sample_rate"]
-        self.name = f"{self.path}:{self.network}"
+        return checked_spec(specs[self.network], self.path), unprefixed(f"modules.{self.network}.", tensors)
 
     @torch.inference_mode()
     def __call__(self, batch: AVBatch) -> Tensor:

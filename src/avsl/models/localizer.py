@@ -73,3 +73,32 @@ def _ezvsl(**kwargs) -> AVLocalizer:
 @register_localizer("lvs")
 def _lvs(**kwargs) -> AVLocalizer:
     return AVLocalizer("lvs", **kwargs)
+
+
+class TwoHeadLocalizer(AVLocalizer):
+    """SLAVC's localizer: two projection heads on the same encoders, the map the mean of the two
+    heads' similarity maps (Mo & Morgado 2022). Only for SLAVC's released checkpoints: its own
+    training objective is not part of this project."""
+
+    def __init__(self, objective: str, dim: int = 128, **kwargs) -> None:
+        super().__init__(objective, dim=dim, **kwargs)
+        self.visual_proj2 = nn.Conv2d(self.visual.out_channels, dim, kernel_size=1)
+        self.audio_proj2 = nn.Linear(self.audio.out_channels, dim)
+
+    def forward(self, image: Tensor, waveform: Tensor) -> LocalizerOutput:
+        features = self.visual(image)
+        audio_in = waveform if self.frontend is None else self.frontend(waveform)
+        sound = self.audio(audio_in)
+        heads = []
+        for visual_proj, audio_proj in ((self.visual_proj, self.audio_proj), (self.visual_proj2, self.audio_proj2)):
+            visual = F.normalize(visual_proj(features), dim=1)
+            audio = F.normalize(audio_proj(sound), dim=1)
+            heads.append((visual, audio))
+        similarity = sum(own_similarity(v, a) for v, a in heads) / 2
+        visual, audio = heads[0]
+        return LocalizerOutput(map_logits=(similarity - self.eps) / self.tau, visual=visual, audio=audio)
+
+
+@register_localizer("slavc")
+def _slavc(**kwargs) -> AVLocalizer:
+    return TwoHeadLocalizer("slavc", **kwargs)
