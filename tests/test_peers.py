@@ -102,3 +102,28 @@ def test_a_peer_checkpoint_starts_the_students(tmp_path, capsys):
     other = build_method(load_config(None, ["method=selfsup"]), steps_per_epoch=1)
     with pytest.raises(Exception, match="matches none of this run's networks"):
         initialize_from(other, tmp_path / "best.pth")
+
+
+def test_object_guided_localization_blends_in_the_objectness_map(small_layout, tmp_path):
+    """--ogl: 0.4 x the audio-visual map + 0.6 x an ImageNet ResNet-18's objectness, as EZ-VSL."""
+    from avsl.inference.predictors import CenterPredictor, ObjectGuidedPredictor
+    from avsl.ops.maps import minmax_normalize, upsample_maps
+
+    weights = tmp_path / "resnet18.pth"
+    network = resnet18(weights=None).eval()
+    torch.save(network.state_dict(), weights)
+    image = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    batch = AVBatch(
+        image=image, audio=torch.zeros(2, 10), boxes=[], has_box=torch.zeros(2, dtype=torch.bool), ids=["a", "b"]
+    )
+    guided = ObjectGuidedPredictor(CenterPredictor(), str(weights))(batch)
+    with torch.inference_mode():
+        objects = nn.Sequential(*list(network.children())[:-2])(image).abs().mean(1)
+    centre = minmax_normalize(upsample_maps(CenterPredictor()(batch), 224))
+    expected = minmax_normalize(0.4 * centre + 0.6 * minmax_normalize(upsample_maps(objects, 224)))
+    assert torch.allclose(guided, expected, atol=1e-5)
+    out = tmp_path / "e"
+    argv = ["eval", "--data", str(small_layout), "--predictor", "center", "--ogl", str(weights), "--out", str(out),
+            "--workers", "0"]  # fmt: skip
+    assert main(argv) == 0
+    assert "ogl(0.4)" in (out / "metrics.json").read_text()

@@ -32,7 +32,7 @@ from avsl.engine.report import write_report
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
-from avsl.inference.predictors import CenterPredictor
+from avsl.inference.predictors import CenterPredictor, ObjectGuidedPredictor
 
 PREDICTORS = {"center": CenterPredictor}
 METRICS_FILE = "metrics.json"
@@ -70,6 +70,8 @@ def add_parser(commands) -> None:
         help="skip clips with invalid boxes, or clip boxes to [0, 1] as the peers do",
     )
     parser.add_argument("--network", help="which network of the checkpoint (default: its inference one)")
+    parser.add_argument("--ogl", metavar="WEIGHTS", help="EZ-VSL's object-guided localization: blend with an "
+                        "ImageNet ResNet-18's objectness (a local state dict file, or 'imagenet')")  # fmt: skip
     parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the maps")
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad clip")
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         predictor = CheckpointPredictor(args.checkpoint, device, args.network)
     else:
         predictor = PREDICTORS[args.predictor]()
+    if args.ogl is not None:
+        predictor = ObjectGuidedPredictor(predictor, args.ogl, device=device)
     options = FolderEval(
         split=args.split, benchmark=args.benchmark, annotations=args.annotations, format=args.format,
         gt_rule=args.gt_rule, bad_boxes=args.bad_boxes, threshold=args.threshold, strict=args.strict,

@@ -7,6 +7,8 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from avsl.constants import EVAL_SIZE
+from avsl.ops.maps import minmax_normalize, upsample_maps
 from avsl.types import AVBatch
 
 # Width of the centre prior as a fraction of the frame side. Under the median threshold any
@@ -35,3 +37,39 @@ class CenterPredictor:
 
     def __call__(self, batch: AVBatch) -> Tensor:
         return self.map.to(batch.image.device).expand(len(batch), -1, -1)  # (B, size, size)
+
+
+# EZ-VSL test.py: `--alpha 0.4`, the audio-visual map's weight in object-guided localization.
+OGL_ALPHA = 0.4
+
+
+class ObjectGuidedPredictor:
+    """EZ-VSL's object-guided localization (OGL): the audio-visual map blended with the
+    objectness map of an ImageNet ResNet-18 (the mean absolute activation of its last stage),
+    each upsampled to 224 and min-max normalised first, `alpha` for the audio-visual one. EZ-VSL's
+    published numbers use it; it looks at the image alone, so it cannot tell silent clips apart.
+
+    Args:
+        weights: "imagenet" (torchvision's weights API) or a local ResNet-18 state dict file.
+    """
+
+    def __init__(self, base: Predictor, weights: str, alpha: float = OGL_ALPHA, device: torch.device | str = "cpu"):
+        from torchvision.models import resnet18
+
+        from avsl.models.encoders import load_visual_weights
+
+        network = resnet18(weights=None)
+        network.load_state_dict(load_visual_weights(weights))
+        self.objectness = torch.nn.Sequential(*list(network.children())[:-2]).to(device).eval()
+        self.base = base
+        self.alpha = alpha
+        self.name = f"{base.name}+ogl({alpha})"
+        for setting in ("image_size", "sample_rate", "audio_seconds"):  # the inputs the base model wants
+            if hasattr(base, setting):
+                setattr(self, setting, getattr(base, setting))
+
+    @torch.inference_mode()
+    def __call__(self, batch: AVBatch) -> Tensor:
+        audio_visual = minmax_normalize(upsample_maps(self.base(batch).float(), EVAL_SIZE))
+        objects = minmax_normalize(upsample_maps(self.objectness(batch.image).abs().mean(1), EVAL_SIZE))
+        return minmax_normalize(self.alpha * audio_visual + (1 - self.alpha) * objects)  # (B, 224, 224)
