@@ -8,6 +8,7 @@ from pathlib import Path
 
 from avsl.bench import (
     dmt_suite,
+    localize_suite,
     methods_suite,
     metrics_suite,
     precision_suite,
@@ -20,7 +21,7 @@ from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.files import writable_dir, write_json
 
-DEVICE_SUITES = ("train", "dmt")
+DEVICE_SUITES = ("train", "dmt", "localize")
 SUITES = {
     "metrics": metrics_suite.run,
     "synth": synth_suite.run,
@@ -30,6 +31,7 @@ SUITES = {
     "precision": precision_suite.run,
     "robustness": robustness_suite.run,
     "prepare": prepare_suite.run,
+    "localize": localize_suite.run,
 }
 
 
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.suite != "methods" and given:
         raise AvslError(f"{', '.join(given)}: only the methods suite takes these options")
     if args.device is not None and args.suite not in DEVICE_SUITES:
-        raise AvslError(f"--device: only the {' and '.join(DEVICE_SUITES)} suites take it")
+        raise AvslError(f"--device: only the {', '.join(DEVICE_SUITES)} suites take it")
     if args.out is not None:
         writable_dir(args.out.parent, "--out folder")  # before the suite runs, not after
     if args.suite == "methods":

@@ -11,7 +11,9 @@ video's length (the saved maps aside, a few hundred bytes per frame).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -46,6 +48,15 @@ class VideoRun:
     confidences: list[float] = field(default_factory=list)
     last_heatmap: np.ndarray | None = field(default=None, repr=False)  # shown until the next localized frame
     last_time: float = 0.0  # of the last frame decoded
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # decode, audio, model, draw, encode
+
+    @contextmanager
+    def timed(self, stage: str):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - started
 
 
 class AudioTrack:
@@ -145,14 +156,22 @@ def localize_video(
                 with tqdm(
                     total=total, desc="localize", unit="frame", disable=None if progress is None else not progress
                 ) as bar:
-                    for frames in _batches(container, video, batch_size, source):
+                    batches = _batches(container, video, batch_size, source)
+                    while True:
+                        with run.timed("decode"):
+                            frames = next(batches, None)
+                        if frames is None:
+                            break
                         _localize_batch(model, frames, track, run, stride, min_confidence)
                         for frame, heatmap in frames:
-                            picture = render(frame.to_ndarray(format="rgb24"), heatmap, alpha, boxes)
-                            _encode(sink, encoder, frame, picture)
+                            with run.timed("draw"):
+                                picture = render(frame.to_ndarray(format="rgb24"), heatmap, alpha, boxes)
+                            with run.timed("encode"):
+                                _encode(sink, encoder, frame, picture)
                             run.frames += 1
                         bar.update(len(frames))
-                track.drain()
+                with run.timed("audio"):
+                    track.drain()
             finally:
                 track.close()
             sink.mux(encoder.encode())
@@ -185,11 +204,13 @@ def _localize_batch(model, frames: list, track: AudioTrack, run: VideoRun, strid
     chosen = [i for i, (frame, _) in enumerate(frames) if (run.frames + i) % stride == 0]
     results: dict[int, Localization] = {}
     if chosen:
-        pictures = [frames[i][0].to_ndarray(format="rgb24") for i in chosen]
-        images = torch.stack([model.prepare_image(Image.fromarray(p)) for p in pictures])
-        windows = torch.stack([track.window(_time(frames[i][0])) for i in chosen])
-        sizes = [p.shape[:2] for p in pictures]
-        results = dict(zip(chosen, model.localize_batch(images, windows, sizes), strict=True))
+        with run.timed("audio"):
+            windows = torch.stack([track.window(_time(frames[i][0])) for i in chosen])
+        with run.timed("model"):
+            pictures = [frames[i][0].to_ndarray(format="rgb24") for i in chosen]
+            images = torch.stack([model.prepare_image(Image.fromarray(p)) for p in pictures])
+            sizes = [p.shape[:2] for p in pictures]
+            results = dict(zip(chosen, model.localize_batch(images, windows, sizes), strict=True))
     last = run.last_heatmap
     for index, (frame, _) in enumerate(frames):
         if index in results:
