@@ -163,3 +163,19 @@ def test_bad_inputs_are_one_line_exit_2_and_leave_no_output(trained, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("avsl localize: error:"), err
     assert not output.exists() and not list(output.parent.glob(".*partial*")) if output.parent.exists() else True
+
+
+def test_frames_of_an_audio_hop_share_its_window(trained, tmp_path):
+    """--audio-hop 0.2: the frames at multiples of 0.2 s get exactly their own window's map."""
+    _, run = trained
+    source = write_video(tmp_path / "in.mkv", seconds=1.0, fps=25, size=(64, 64), audio_codec="pcm_s16le")
+    maps = {}
+    for hop in ("0", "0.2"):
+        saved = tmp_path / f"maps{hop}.npz"
+        argv = ["localize", "--checkpoint", str(run), str(source), "-o", str(tmp_path / f"out{hop}.mkv"),
+                "--audio-hop", hop, "--save-maps", str(saved), "--device", "cpu"]  # fmt: skip
+        assert main(argv) == 0
+        maps[hop] = np.load(saved)["logits"]
+    on_the_hop = [0, 5, 10, 15, 20]  # frames at 0, 0.2, ... s
+    assert np.allclose(maps["0"][on_the_hop], maps["0.2"][on_the_hop], atol=1e-5)
+    assert not np.allclose(maps["0"], maps["0.2"], atol=1e-5)  # the others share a neighbour's window

@@ -19,7 +19,7 @@ from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir
 from avsl.inference.model import LocalizationModel
-from avsl.inference.video_localize import VideoRun, localize_video
+from avsl.inference.video_localize import AUDIO_HOP_S, VideoRun, localize_video
 from avsl.ops.overlay import render
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -41,6 +41,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--boxes", action="store_true", help="also draw the box of the map's hot region")
     parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the raw maps (and their times)")
     parser.add_argument("--batch-size", type=positive_int, default=16, help="frames per model call")
+    parser.add_argument("--audio-hop", type=float, default=AUDIO_HOP_S,
+                        help="frames share the audio window centred on the nearest multiple of this many seconds "
+                             "(default %(default)s; 0: each frame's own)")  # fmt: skip
     parser.add_argument("--network", help="which network of the checkpoint (default: its inference one)")
     add_device_argument(parser)
     parser.set_defaults(run=run)
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if is_image:
         return _localize_image(model, args)
     video = localize_video(model, args.input, args.output, args.audio, args.stride, args.alpha,
-                           args.min_confidence, args.boxes, args.batch_size)  # fmt: skip
+                           args.min_confidence, args.boxes, args.batch_size, audio_hop=args.audio_hop)  # fmt: skip
     if args.save_maps is not None:
         _save_npz(args.save_maps, times=np.array(video.times, np.float64), logits=_stacked(video.logits),
                   confidence=np.array(video.confidences, np.float32))  # fmt: skip
@@ -75,6 +78,8 @@ def _check_paths(args: argparse.Namespace, is_image: bool) -> None:
         raise AvslError(f"{args.output}: the overlay of a video is a video: name it .mp4, .mkv, ...")
     if args.save_maps is not None and args.save_maps.suffix != ".npz":
         raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
+    if not (math.isfinite(args.audio_hop) and args.audio_hop >= 0):
+        raise AvslError(f"--audio-hop must be a number of seconds >= 0, got {args.audio_hop}")
     if not args.output.parent.is_dir():
         raise AvslError(f"{args.output.parent}: output folder not found")
     writable_dir(args.output.parent, "output folder")

@@ -82,11 +82,22 @@ class LocalizationModel:
             signal = signal.T  # (channels, samples), as torchaudio gives it
         return torch.from_numpy(window_of(signal, int(sample_rate), self.sample_rate, self.audio_seconds, centre))
 
-    @torch.inference_mode()
     def localize_batch(self, frames: Tensor, windows: Tensor, sizes: Sequence[tuple[int, int]]) -> list[Localization]:
         """Prepared frames (B, 3, S, S) and windows (B, L) in one model call; `sizes` are the
         (height, width) each heatmap is returned at."""
-        logits = self.network(frames.to(self.device), windows.to(self.device)).map_logits.float()  # (B, h, w)
+        return self.localize_embedded(frames, self.embed_audio(windows), sizes)
+
+    @torch.inference_mode()
+    def embed_audio(self, windows: Tensor) -> Tensor:
+        """The network's audio embeddings of prepared windows (B, L), for `localize_embedded`."""
+        return self.network.embed_audio(windows.to(self.device))
+
+    @torch.inference_mode()
+    def localize_embedded(self, frames: Tensor, audio: Tensor, sizes: Sequence[tuple[int, int]]) -> list[Localization]:
+        """As `localize_batch`, with each frame's audio already embedded (a video reuses one
+        embedding for the frames of an audio hop)."""
+        visual = self.network.embed_visual(frames.to(self.device))
+        logits = self.network.map_logits(visual, audio.to(self.device)).float()  # (B, h, w)
         scores = confidence(logits).cpu()
         results = []
         for index, (height, width) in enumerate(sizes):

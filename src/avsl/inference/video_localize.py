@@ -34,6 +34,9 @@ OUTPUT_AUDIO_CODEC = "aac"
 # Frames may end this much before the header's duration (the last frame's own length, audio
 # running longer) without the file counting as truncated.
 TRUNCATION_SLACK_S = 1.0
+# A frame's audio window is centred within half of this of its time: a 3 s window moves by at
+# most 3 % of its length, and the audio network runs 5 times a second instead of per frame.
+AUDIO_HOP_S = 0.2
 
 
 @dataclass
@@ -49,6 +52,9 @@ class VideoRun:
     last_heatmap: np.ndarray | None = field(default=None, repr=False)  # shown until the next localized frame
     last_time: float = 0.0  # of the last frame decoded
     stage_seconds: dict[str, float] = field(default_factory=dict)  # decode, audio, model, draw, encode
+    audio_embeddings: dict[float, torch.Tensor] = field(
+        default_factory=dict, repr=False
+    )  # the latest batch's, by centre
 
     @contextmanager
     def timed(self, stage: str):
@@ -137,9 +143,15 @@ def localize_video(
     boxes: bool = False,
     batch_size: int = 16,
     progress: bool | None = None,
+    audio_hop: float = AUDIO_HOP_S,
 ) -> VideoRun:
     """Write `output` (a video) from `source`; see the module docstring. The file appears only
-    when complete (written to a temporary name, then renamed)."""
+    when complete (written to a temporary name, then renamed).
+
+    Args:
+        audio_hop: frames share the audio embedding of the window centred on the nearest
+            multiple of this (s); 0 gives every frame a window centred on its own time.
+    """
     temp = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
     run = VideoRun()
     try:
@@ -162,7 +174,7 @@ def localize_video(
                             frames = next(batches, None)
                         if frames is None:
                             break
-                        _localize_batch(model, frames, track, run, stride, min_confidence)
+                        _localize_batch(model, frames, track, run, stride, min_confidence, audio_hop)
                         for frame, heatmap in frames:
                             with run.timed("draw"):
                                 picture = render(frame.to_ndarray(format="rgb24"), heatmap, alpha, boxes)
@@ -198,19 +210,34 @@ def _check_complete(source: Path, run: VideoRun, claimed: float | None) -> None:
         )
 
 
-def _localize_batch(model, frames: list, track: AudioTrack, run: VideoRun, stride: int, min_confidence) -> None:
+def _audio_centre(time: float, hop: float) -> float:
+    """The centre of the audio window a frame at `time` uses: its own time, or the nearest hop."""
+    return time if hop <= 0 else round(round(time / hop) * hop, 6)
+
+
+def _localize_batch(
+    model, frames: list, track: AudioTrack, run: VideoRun, stride: int, min_confidence, audio_hop: float
+) -> None:
     """Fill in each frame's heatmap (None: not shown); frames between localized ones keep the
     previous one's, so --stride k costs 1/k of the model calls and still shows a map everywhere."""
     chosen = [i for i, (frame, _) in enumerate(frames) if (run.frames + i) % stride == 0]
     results: dict[int, Localization] = {}
     if chosen:
-        with run.timed("audio"):
-            windows = torch.stack([track.window(_time(frames[i][0])) for i in chosen])
+        centres = [_audio_centre(_time(frames[i][0]), audio_hop) for i in chosen]
+        kept = {c: run.audio_embeddings[c] for c in set(centres) if c in run.audio_embeddings}
+        missing = sorted(set(centres) - set(kept))
+        if missing:
+            with run.timed("audio"):
+                windows = torch.stack([track.window(centre) for centre in missing])
+            with run.timed("model"):
+                kept.update(zip(missing, model.embed_audio(windows), strict=True))
+        run.audio_embeddings = kept
         with run.timed("model"):
             pictures = [frames[i][0].to_ndarray(format="rgb24") for i in chosen]
             images = torch.stack([model.prepare_image(Image.fromarray(p)) for p in pictures])
+            audio = torch.stack([run.audio_embeddings[centre] for centre in centres])
             sizes = [p.shape[:2] for p in pictures]
-            results = dict(zip(chosen, model.localize_batch(images, windows, sizes), strict=True))
+            results = dict(zip(chosen, model.localize_embedded(images, audio, sizes), strict=True))
     last = run.last_heatmap
     for index, (frame, _) in enumerate(frames):
         if index in results:

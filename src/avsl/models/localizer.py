@@ -8,6 +8,7 @@ unsupervised objective, which the localizer names (`objective`) and `avsl.losses
 
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -49,15 +50,22 @@ class AVLocalizer(nn.Module):
 
     def embed(self, image: Tensor, waveform: Tensor) -> tuple[Tensor, Tensor]:
         """L2-normalised visual map (B, D, h, w) and audio embedding (B, D)."""
-        visual = F.normalize(self.visual_proj(self.visual(image)), dim=1)  # (B, D, h, w)
+        return self.embed_visual(image), self.embed_audio(waveform)
+
+    def embed_visual(self, image: Tensor) -> Tensor:
+        return F.normalize(self.visual_proj(self.visual(image)), dim=1)  # (B, D, h, w)
+
+    def embed_audio(self, waveform: Tensor) -> Tensor:
+        """Apart from the frames, so a video's audio can be embedded once per hop, not per frame."""
         audio_in = waveform if self.frontend is None else self.frontend(waveform)
-        audio = F.normalize(self.audio_proj(self.audio(audio_in)), dim=1)  # (B, D)
-        return visual, audio
+        return F.normalize(self.audio_proj(self.audio(audio_in)), dim=1)  # (B, D)
+
+    def map_logits(self, visual: Tensor, audio: Tensor) -> Tensor:
+        return (own_similarity(visual, audio) - self.eps) / self.tau  # (B, h, w)
 
     def forward(self, image: Tensor, waveform: Tensor) -> LocalizerOutput:
         visual, audio = self.embed(image, waveform)
-        similarity = own_similarity(visual, audio)  # (B, h, w)
-        return LocalizerOutput(map_logits=(similarity - self.eps) / self.tau, visual=visual, audio=audio)
+        return LocalizerOutput(map_logits=self.map_logits(visual, audio), visual=visual, audio=audio)
 
 
 def own_similarity(visual: Tensor, audio: Tensor) -> Tensor:
@@ -85,18 +93,22 @@ class TwoHeadLocalizer(AVLocalizer):
         self.visual_proj2 = nn.Conv2d(self.visual.out_channels, dim, kernel_size=1)
         self.audio_proj2 = nn.Linear(self.audio.out_channels, dim)
 
-    def forward(self, image: Tensor, waveform: Tensor) -> LocalizerOutput:
+    def embed_visual(self, image: Tensor) -> Tensor:
         features = self.visual(image)
-        audio_in = waveform if self.frontend is None else self.frontend(waveform)
-        sound = self.audio(audio_in)
-        heads = []
-        for visual_proj, audio_proj in ((self.visual_proj, self.audio_proj), (self.visual_proj2, self.audio_proj2)):
-            visual = F.normalize(visual_proj(features), dim=1)
-            audio = F.normalize(audio_proj(sound), dim=1)
-            heads.append((visual, audio))
-        similarity = sum(own_similarity(v, a) for v, a in heads) / 2
-        visual, audio = heads[0]
-        return LocalizerOutput(map_logits=(similarity - self.eps) / self.tau, visual=visual, audio=audio)
+        heads = [F.normalize(proj(features), dim=1) for proj in (self.visual_proj, self.visual_proj2)]
+        return torch.stack(heads, dim=1)  # (B, 2, D, h, w)
+
+    def embed_audio(self, waveform: Tensor) -> Tensor:
+        sound = self.audio(waveform if self.frontend is None else self.frontend(waveform))
+        return torch.stack([F.normalize(proj(sound), dim=1) for proj in (self.audio_proj, self.audio_proj2)], dim=1)
+
+    def map_logits(self, visual: Tensor, audio: Tensor) -> Tensor:
+        similarity = (own_similarity(visual[:, 0], audio[:, 0]) + own_similarity(visual[:, 1], audio[:, 1])) / 2
+        return (similarity - self.eps) / self.tau
+
+    def forward(self, image: Tensor, waveform: Tensor) -> LocalizerOutput:
+        visual, audio = self.embed(image, waveform)
+        return LocalizerOutput(map_logits=self.map_logits(visual, audio), visual=visual[:, 0], audio=audio[:, 0])
 
 
 @register_localizer("slavc")
