@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from avsl.cli.main import main
 from avsl.metrics.protocol import (
     auc,
     average_precision,
@@ -148,3 +151,56 @@ def test_average_precision_counts_ties_together():
     scores = torch.tensor([0.9, 0.5, 0.5, 0.1])
     labels = torch.tensor([True, True, False, True])
     assert average_precision(scores, labels) == pytest.approx(1 / 3 + 2 / 9 + 1 / 4)
+
+
+def test_adaptive_threshold_matches_a_numpy_reference():
+    """Each map's top-k pixels on, k = its gt area (Senocak et al. 2023), scored by cIoU."""
+    from avsl.metrics.protocol import gt_maps, score_maps
+
+    generator = torch.Generator().manual_seed(5)
+    maps = torch.rand(6, 224, 224, generator=generator)
+    boxes = [torch.tensor([[0.1 * i, 0.05, 0.3 + 0.1 * i, 0.6]]) for i in range(5)] + [
+        torch.tensor([[0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.9, 0.8]])
+    ]
+    ours = score_maps(maps, boxes, "adaptive").numpy()
+    for clip in range(6):
+        gt = gt_maps([boxes[clip]])[0].numpy()
+        values = maps[clip].numpy()
+        k = int((gt > 0).sum())
+        pred = values >= np.sort(values.ravel())[::-1][k - 1]
+        expected = (pred * gt).sum() / (gt.sum() + (pred * (gt == 0)).sum())
+        assert abs(ours[clip] - expected) < 1e-6
+        assert pred.sum() == k  # continuous maps: exactly k pixels
+
+
+def test_max_f1_and_pia_match_numpy_references():
+    from avsl.metrics.protocol import area_above, map_quantiles, max_f1
+
+    generator = np.random.default_rng(2)
+    scores = np.round(generator.normal(size=40), 1)  # rounded: ties happen
+    positive = generator.random(40) < 0.5
+    best, at = 0.0, None
+    for threshold in np.unique(scores)[::-1]:
+        called = scores >= threshold
+        tp = (called & positive).sum()
+        f1 = 2 * tp / (called.sum() + positive.sum())
+        if f1 > best:
+            best, at = f1, threshold
+    ours, threshold = max_f1(torch.from_numpy(scores), torch.from_numpy(positive))
+    assert abs(ours - best) < 1e-12 and threshold == at
+    maps = torch.from_numpy(generator.normal(size=(3, 224, 224))).float()
+    exact = (maps.numpy() >= 0.3).mean(axis=(1, 2))
+    assert np.abs(area_above(map_quantiles(maps), 0.3).numpy() - exact).max() < 2 / 1024
+
+
+def test_the_whole_frame_baseline_scores_each_clips_box_area(small_layout, tmp_path):
+    out = tmp_path / "full"
+    assert main(["eval", "--data", str(small_layout), "--predictor", "full", "--out", str(out), "--workers", "0"]) == 0
+    lines = (out / "per_clip.csv").read_text().splitlines()
+    assert lines[0] == "id,ciou_median,ciou_fixed,box_area,ciou_adaptive"
+    scores = {line.split(",")[0]: float(line.split(",")[1]) for line in lines[1:]}
+    assert scores["d"] == 1.0  # its box is the whole frame
+    assert abs(scores["a"] - 0.3 * 0.4) < 0.01  # cIoU of the whole frame = the box's share of it
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "ap50_adaptive" in metrics and "ciou_adaptive" in metrics
+    assert metrics["false_positive"]["pia"] == 1.0  # the whole frame is highlighted under silence too

@@ -167,7 +167,7 @@ def _wrong_picture(path: Path, picture: np.ndarray) -> tuple[str, str] | None:
 
 def _per_clip(path: Path) -> dict[str, float]:
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return {line.rsplit(",", 3)[0]: float(line.rsplit(",", 3)[1]) for line in lines}
+    return {line.rsplit(",", 4)[0]: float(line.rsplit(",", 4)[1]) for line in lines}
 
 
 def _skipped_ids(path: Path) -> set[str]:

@@ -32,9 +32,9 @@ from avsl.engine.report import write_report
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
-from avsl.inference.predictors import CenterPredictor, ObjectGuidedPredictor
+from avsl.inference.predictors import CenterPredictor, FullPredictor, ObjectGuidedPredictor
 
-PREDICTORS = {"center": CenterPredictor}
+PREDICTORS = {"center": CenterPredictor, "full": FullPredictor}
 METRICS_FILE = "metrics.json"
 
 
@@ -54,7 +54,7 @@ def add_parser(commands) -> None:
     source.add_argument("--predictor", choices=sorted(PREDICTORS), help="a fixed baseline predictor")
     parser.add_argument(
         "--threshold",
-        choices=("median", "fixed"),
+        choices=("median", "fixed", "adaptive"),
         default="median",
         help="binarisation reported on top (both are in metrics.json)",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -15,8 +16,11 @@ from avsl.errors import AvslError
 from avsl.metrics.protocol import (
     GtRule,
     Threshold,
+    area_above,
     average_precision,
     confidence,
+    map_quantiles,
+    max_f1,
     mean_box_area,
     score_maps,
     summarize,
@@ -30,10 +34,11 @@ class EvalResult:
     """Per-clip results of an evaluation run, and what it had to skip."""
 
     ids: list[str] = field(default_factory=list)
-    cious: dict[str, list[Tensor]] = field(default_factory=lambda: {"median": [], "fixed": []})
+    cious: dict[str, list[Tensor]] = field(default_factory=lambda: {"median": [], "fixed": [], "adaptive": []})
     areas: list[Tensor] = field(default_factory=list)
     confidences: list[Tensor] = field(default_factory=list)
     sounding: list[Tensor] = field(default_factory=list)
+    silent_quantiles: list[Tensor] = field(default_factory=list)  # raw maps of silent clips, as quantiles
     maps: list[np.ndarray] = field(default_factory=list)
     map_ids: list[str] = field(default_factory=list)
     skipped: list[BadSample] = field(default_factory=list)
@@ -50,6 +55,10 @@ class EvalResult:
         by_threshold = {rule: summarize(torch.cat(c) if c else torch.zeros(0), areas) for rule, c in self.cious.items()}
         result = dict(by_threshold[threshold])
         result["threshold"] = threshold
+        # the newer works' adaptive threshold beside the papers' rule: unlike the median rule, the
+        # object's size does not cap it (README, "the protocol")
+        result["ap50_adaptive"] = by_threshold["adaptive"]["ap50"]
+        result["ciou_adaptive"] = by_threshold["adaptive"]["ciou_mean"]
         result["by_threshold"] = by_threshold
         result["false_positive"] = self._false_positive()
         result["skipped"] = {
@@ -60,12 +69,14 @@ class EvalResult:
         return result
 
     def per_clip_csv(self) -> str:
-        """One line per scored clip: id, cIoU under both thresholds, mean box area (224 px)."""
+        """One line per scored clip: id, cIoU under the median and fixed thresholds, mean box area
+        (224 px), then cIoU under the adaptive one (last, so older readers' columns stay put)."""
         areas = torch.cat(self.areas).tolist() if self.areas else []
-        columns = [torch.cat(c).tolist() if c else [] for c in self.cious.values()]
-        lines = ["id,ciou_median,ciou_fixed,box_area"]
-        for clip_id, median, fixed, area in zip(self.ids, *columns, areas, strict=True):
-            lines.append(f"{clip_id},{median:.6f},{fixed:.6f},{area:.1f}")
+        columns = {k: torch.cat(v).tolist() if v else [] for k, v in self.cious.items()}
+        lines = ["id,ciou_median,ciou_fixed,box_area,ciou_adaptive"]
+        rows = zip(self.ids, columns["median"], columns["fixed"], areas, columns["adaptive"], strict=True)
+        for clip_id, m, f, area, a in rows:
+            lines.append(f"{clip_id},{m:.6f},{f:.6f},{area:.1f},{a:.6f}")
         return "\n".join(lines) + "\n"
 
     def _false_positive(self) -> dict | None:
@@ -77,10 +88,17 @@ class EvalResult:
         negatives = int((~sounding).sum())
         if negatives == 0:
             return None
+        f1, threshold = max_f1(scores, sounding)
+        highlighted = area_above(torch.cat(self.silent_quantiles), threshold) if math.isfinite(threshold) else None
         return {
             "n_sounding": int(sounding.sum()),
             "n_silent": negatives,
             "ap": average_precision(scores, sounding),
+            "max_f1": f1,
+            "max_f1_threshold": threshold,
+            # pIA: the share of a silent clip's image over the one threshold that best separates
+            # sounding from silent clips (max-F1's), averaged (lower is better)
+            "pia": float(highlighted.mean()) if highlighted is not None else None,
             "confidence_sounding": float(scores[sounding].mean()) if sounding.any() else None,
             "confidence_silent": float(scores[~sounding].mean()),
         }
@@ -133,13 +151,16 @@ def _score_batch(result: EvalResult, batch: AVBatch, raw: Tensor, rule: GtRule, 
     result.unannotated.extend(i for i, k in zip(batch.ids, known.tolist(), strict=True) if not k)
     result.confidences.append(confidence(raw[known]))
     result.sounding.append(sounding[known])
+    silent = known & ~sounding
+    if silent.any():
+        result.silent_quantiles.append(map_quantiles(raw[silent]))
     chosen = sounding.nonzero().flatten().tolist()
     if chosen:
         boxes = [batch.boxes[i].cpu() for i in chosen]
         maps = raw[chosen]
         result.ids.extend(batch.ids[i] for i in chosen)
         result.areas.append(mean_box_area(boxes))
-        for threshold in ("median", "fixed"):
+        for threshold in ("median", "fixed", "adaptive"):
             result.cious[threshold].append(score_maps(maps, boxes, threshold, rule))
     if keep_maps:
         result.maps.append(minmax_normalize(raw).numpy().astype(np.float32))

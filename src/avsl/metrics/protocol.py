@@ -17,7 +17,7 @@ from avsl.ops.boxes import protocol_pixel_boxes
 from avsl.ops.maps import minmax_normalize
 
 GtRule = Literal["union", "consensus"]
-Threshold = Literal["median", "fixed"]
+Threshold = Literal["median", "fixed", "adaptive"]
 # SSPL binarises the min-max normalised map at 0.5.
 FIXED_THRESHOLD = 0.5
 # Maps are scored this many at a time, so intermediates stay in cache: 2-3x faster than
@@ -56,17 +56,25 @@ def gt_maps(boxes: list[Tensor], size: int = EVAL_SIZE, rule: GtRule = "union") 
     return (total / 2).clamp(max=1)
 
 
-def binarize(maps: Tensor, threshold: Threshold = "median") -> Tensor:
+def binarize(maps: Tensor, threshold: Threshold = "median", top_k: Tensor | None = None) -> Tensor:
     """(N, S, S) min-max normalised maps -> bool maps of the pixels that are "on".
 
     `median`: each map's own value at sorted position S*S // 2 and every pixel >= it, EZ-VSL's
     rule (`np.sort(x)[int(S * S * 0.5)]`, then `infer >= thres`); on continuous maps this is
     the top half of the pixels, and a map with more than half its pixels tied at its minimum
-    turns wholly on. `fixed`: >= 0.5 on the normalised map (SSPL).
+    turns wholly on. `fixed`: >= 0.5 on the normalised map (SSPL). `adaptive`: each map's
+    `top_k` highest pixels (ties included), k = its ground truth's area, the threshold of the
+    field's newer work (Senocak et al., "Sound source localization is all about cross-modal
+    alignment", ICCV 2023), which the size of the object cannot cap as it caps the median rule.
     """
     flat = maps.flatten(1)  # (N, S*S)
     if threshold == "median":
         cut = _sorted_value(flat, flat.shape[1] // 2)  # (N, 1)
+    elif threshold == "adaptive":
+        if top_k is None:
+            raise ValueError("the adaptive threshold needs each map's top_k (its gt area in pixels)")
+        ordered = flat.sort(dim=1, descending=True).values
+        cut = ordered.gather(1, (top_k.clamp(min=1, max=flat.shape[1]) - 1).long()[:, None])  # (N, 1)
     else:
         cut = torch.full_like(flat[:, :1], FIXED_THRESHOLD)
     return (flat >= cut).view_as(maps)
@@ -109,7 +117,8 @@ def score_maps(maps: Tensor, boxes: list[Tensor], threshold: Threshold = "median
         if threshold == "fixed":
             chunk = minmax_normalize(chunk)
         gt = gt_maps(boxes[start : start + _CHUNK], maps.shape[-1], rule)
-        scores.append(ciou(binarize(chunk, threshold), gt))
+        top_k = (gt > 0).flatten(1).sum(1) if threshold == "adaptive" else None
+        scores.append(ciou(binarize(chunk, threshold, top_k), gt))
     return torch.cat(scores) if scores else torch.zeros(0)
 
 
@@ -157,6 +166,40 @@ def average_precision(scores: Tensor, positive: Tensor) -> float:
     recall = true_pos / hits.sum()
     gained = torch.diff(recall, prepend=torch.zeros(1, dtype=torch.float64))
     return float((gained * true_pos / seen).sum())
+
+
+def max_f1(scores: Tensor, positive: Tensor) -> tuple[float, float]:
+    """The best F1 of calling clips positive when their score reaches a threshold, over every
+    distinct score, and that threshold (ties decided together, as in `average_precision`)."""
+    order = torch.argsort(scores, descending=True, stable=True)
+    ranked = scores[order]
+    hits = positive[order].double()
+    if hits.sum() == 0:
+        return float("nan"), float("nan")
+    last_of_tie = torch.ones_like(ranked, dtype=torch.bool)
+    last_of_tie[:-1] = ranked[1:] != ranked[:-1]
+    true_pos = hits.cumsum(0)[last_of_tie]
+    called = torch.arange(1, len(hits) + 1, dtype=torch.float64)[last_of_tie]
+    f1 = 2 * true_pos / (called + hits.sum())
+    best = int(f1.argmax())
+    return float(f1[best]), float(ranked[last_of_tie][best])
+
+
+# Quantiles kept per silent clip: the fraction of its map over any threshold, to 1/1024.
+AREA_QUANTILES = 1025
+
+
+def map_quantiles(raw_maps: Tensor) -> Tensor:
+    """(N, S, S) -> (N, AREA_QUANTILES): each map's sorted values at evenly spaced ranks, enough to
+    tell later which fraction of it lies above a threshold chosen at the end."""
+    ordered = raw_maps.flatten(1).float().sort(dim=1).values
+    positions = torch.linspace(0, ordered.shape[1] - 1, AREA_QUANTILES).round().long()
+    return ordered[:, positions]
+
+
+def area_above(quantiles: Tensor, threshold: float) -> Tensor:
+    """(N,) fraction of each map at or above `threshold`, from its `map_quantiles`."""
+    return (quantiles >= threshold).double().mean(1)
 
 
 def summarize(cious: Tensor, areas: Tensor) -> dict:
