@@ -17,7 +17,7 @@ def run(repeats: int = 3) -> dict:
     corners = torch.rand(NUM_MAPS, 2, 2, generator=generator).sort(dim=1).values  # (N, 2, xy)
     boxes = list(corners.permute(0, 2, 1).reshape(NUM_MAPS, 1, 4)[:, :, [0, 2, 1, 3]])
     results = {"num_maps": NUM_MAPS, "map_size": 224}
-    for threshold in ("median", "fixed"):
+    for threshold in ("median", "fixed", "adaptive"):
         seconds = median_seconds(lambda t=threshold: score_maps(maps, boxes, t), repeats=repeats)
         results[f"score_seconds_{threshold}"] = round(seconds, 3)
     results["gt_maps_seconds"] = round(median_seconds(lambda: gt_maps(boxes), repeats=repeats), 3)
