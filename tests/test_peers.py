@@ -127,3 +127,13 @@ def test_object_guided_localization_blends_in_the_objectness_map(small_layout, t
             "--workers", "0"]  # fmt: skip
     assert main(argv) == 0
     assert "ogl(0.4)" in (out / "metrics.json").read_text()
+
+
+def test_a_safetensors_file_is_never_taken_for_a_pickle(tmp_path):
+    """Its first byte is its header length's lowest: 0x80 for one file in 256."""
+    from avsl.inference.peers import is_peer_checkpoint
+
+    (tmp_path / "a.safetensors").write_bytes(b"\x80" + bytes(7) + b'{"__metadata__": {}}')
+    (tmp_path / "b.pth").write_bytes(b"\x80\x04\x95" + bytes(8) + b"pickle")
+    assert not is_peer_checkpoint(tmp_path / "a.safetensors")
+    assert is_peer_checkpoint(tmp_path / "b.pth")

@@ -38,11 +38,17 @@ _PROJECTIONS = {
 
 
 def is_peer_checkpoint(path: Path) -> bool:
-    """A torch.save file (a zip archive, or an old-style pickle) rather than safetensors."""
+    """A torch.save file (a zip archive, or an old-style pickle) rather than safetensors.
+
+    A safetensors file starts with its header's 8-byte length and then the JSON header's "{";
+    that is checked first, as the length's first byte may be anything, 0x80 included.
+    """
     try:
         with open(path, "rb") as stream:
-            head = stream.read(4)
+            head = stream.read(9)
     except OSError:
+        return False
+    if head[8:9] == b"{":
         return False
     return head[:2] == b"PK" or head[:1] == b"\x80"
 
