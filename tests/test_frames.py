@@ -4,13 +4,12 @@ every broken or oversized file is one AvslError naming it."""
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from avsl.bench.hostile import forged_png
 from avsl.data.dataset import AVDataset
 from avsl.data.frames import load_frame
 from avsl.errors import AvslError
@@ -86,17 +85,6 @@ def test_exif_orientation_turns_the_frame_upright(tmp_path):
 def test_png_named_jpg_and_one_pixel_frames_are_read(tmp_path):
     Image.new("RGB", (1, 1), (1, 2, 3)).save(tmp_path / "tiny.jpg", format="PNG")
     assert (rgb(tmp_path / "tiny.jpg") == [1, 2, 3]).all()
-
-
-def forged_png(width: int, height: int) -> bytes:
-    """A PNG whose header claims width x height (valid CRC), with a 1-pixel body."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (1, 1)).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
-    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
-    data[16:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    return bytes(data)
 
 
 @pytest.mark.parametrize(

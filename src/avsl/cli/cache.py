@@ -12,11 +12,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from avsl.cli.common import positive_float, positive_int
+from avsl.cli.common import add_selection_arguments, positive_float, positive_int
 from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.augment import stored_size
 from avsl.data.cache import write_cache
-from avsl.data.formats import FORMATS
 from avsl.engine.data import Selection, resolve_sizes, selected_dataset, split_dirs
 from avsl.errors import AvslError
 from avsl.files import writable_dir
@@ -31,19 +30,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--sample-rate", type=positive_int, default=16_000)
     parser.add_argument("--workers", type=positive_int, default=2, help="decoding processes")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing cache in OUT")
-    parser.add_argument("--format", choices=FORMATS, default="auto", help="layout of DATA (default: detected)")
-    parser.add_argument(
-        "--split",
-        action="append",
-        metavar="LIST",
-        help="training clips: a list file or packaged name (repeatable; default all)",
-    )
-    parser.add_argument(
-        "--labeled",
-        metavar="LIST",
-        help="also the clips of this list (e.g. dmt-train), holding out the other DMT splits",
-    )
-    parser.add_argument("--annotations", help="box file instead of the folder's own ('vggss': the packaged one)")
+    add_selection_arguments(parser, "also the clips of this list (e.g. dmt-train), holding out the other DMT splits")
     parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
                         help="skip frames whose header claims more pixels (default: %(default)s)")  # fmt: skip
     parser.set_defaults(run=run)
@@ -55,13 +42,13 @@ def run(args: argparse.Namespace) -> int:
         raise AvslError(f"{args.out}: exists already (use --overwrite to replace it)")
     writable_dir(args.out.parent, "cache's parent folder")  # OUT.partial is written there, then renamed
     size, seconds = resolve_sizes(train_dir, args.image_size or 0, args.audio_seconds or 0.0)
-    selection = Selection(args.format, tuple(args.split or ()), args.labeled or "", args.annotations or "")
+    selection = Selection(args.format or "auto", tuple(args.split or ()), args.labeled or "", args.annotations or "")
     splits = {"train": (train_dir, stored_size(size))}
     if val_dir is not None:
         splits["val"] = (val_dir, size)
     nested = train_dir != args.data
     for name, (folder, side) in splits.items():
-        chosen = selection if name == "train" else Selection(args.format, (), "", args.annotations or "")
+        chosen = selection if name == "train" else Selection(selection.format, (), "", selection.annotations)
         dataset = selected_dataset(folder, side, args.sample_rate, seconds, args.max_pixels, chosen)
         target = args.out / name if nested else args.out
         with tqdm(total=len(dataset), desc=f"cache {name}", unit="clip", disable=None) as bar:

@@ -6,6 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
+from avsl.data.formats import FORMATS
 from avsl.errors import AvslError
 
 
@@ -48,3 +49,17 @@ def existing_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise AvslError(f"{path}: {what} not found")
     return path
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser, labeled_help: str) -> None:
+    """--format, --split, --labeled and --annotations: which clips of a folder a command reads
+    (avsl.engine.data.Selection)."""
+    parser.add_argument("--format", choices=FORMATS, help="layout of the data (default: auto-detected)")
+    parser.add_argument(
+        "--split",
+        action="append",
+        metavar="LIST",
+        help="training clips: a list file or packaged name, e.g. vggss_144k (repeatable; default all)",
+    )
+    parser.add_argument("--labeled", metavar="LIST", help=labeled_help)
+    parser.add_argument("--annotations", help="box file instead of the folder's own ('vggss': the packaged one)")  # fmt: skip

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from avsl import __version__
 from avsl.cli import bench, cache, demo, eval, export, localize, prepare, synth, train
-from avsl.errors import AvslError
+from avsl.errors import AvslError, first_line
 
 SUBCOMMANDS = (synth, prepare, cache, train, eval, localize, export, demo, bench)
 # OS errors the user's machine causes and the user can fix, wherever a library call raises them:
@@ -80,7 +80,7 @@ def _bug(args: argparse.Namespace, err: Exception) -> int:
     if args.debug:
         raise err
     print(
-        f"avsl {args.command}: unexpected error: {type(err).__name__}: {_first_line(err)} "
+        f"avsl {args.command}: unexpected error: {type(err).__name__}: {first_line(err, default='')} "
         "(rerun with --debug for the traceback)",
         file=sys.stderr,
     )
@@ -94,11 +94,6 @@ def _one_line_warning(command: str):
         print(f"avsl {command}: warning: {message}", file=sys.stderr)
 
     return show
-
-
-def _first_line(err: Exception) -> str:
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    return lines[0] if lines else ""
 
 
 def entry() -> None:

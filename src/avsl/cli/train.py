@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 
 from avsl.checkpoint import LAST_FILE, load_checkpoint
-from avsl.cli.common import add_device_argument, positive_int
+from avsl.cli.common import add_device_argument, add_selection_arguments, positive_int
 from avsl.config import config_from_dict, load_config
-from avsl.data.formats import FORMATS
 from avsl.engine.build import METHODS, check_config
 from avsl.engine.data import split_dirs
 from avsl.engine.devices import pick_device
@@ -25,25 +24,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--method", choices=METHODS, help="default: the config's (selfsup)")
     parser.add_argument("--localizer", help="ezvsl or lvs (default: the config's, ezvsl)")
     parser.add_argument("--labeled-fraction", type=float, help="fraction of training clips whose boxes are used")
-    parser.add_argument("--format", choices=FORMATS, help="layout of --data (default: auto-detected)")
-    parser.add_argument(
-        "--split",
-        action="append",
-        metavar="LIST",
-        help="training clips: a list file or packaged name, e.g. vggss_144k (repeatable; default all)",
-    )
-    parser.add_argument(
-        "--val-split",
-        action="append",
-        metavar="LIST",
-        help="validation clips (e.g. dmt-val; from --val, or from --data when no val/ is there)",
-    )
-    parser.add_argument(
-        "--labeled",
-        metavar="LIST",
-        help="these clips are the labelled ones (e.g. dmt-train: DMT's 4,250), not a fraction",
-    )
-    parser.add_argument("--annotations", help="box file instead of the folder's own ('vggss': the packaged one)")
+    add_selection_arguments(parser, "these clips are the labelled ones (e.g. dmt-train: DMT's 4,250), not a fraction")
+    parser.add_argument("--val-split", action="append", metavar="LIST",
+                        help="validation clips (e.g. dmt-val; from --val, or from --data when no val/ is there)")  # fmt: skip
     parser.add_argument("--epochs", type=positive_int)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--out", type=Path, help="run directory")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from avsl.data.flickr import ANNOTATION_DIR
+from avsl.data.formats import ANNOTATION_FILES, detect_format
 from avsl.data.layout import read_annotations, read_id_list
 from avsl.data.reference import REFERENCE_DIR
 from avsl.errors import AvslError
@@ -162,14 +164,15 @@ def choose_test_set(
     else:
         lists, name = (), "every frame in the folder"
     box_file = annotations
-    if box_file is None and chosen is not None and not _has_own_boxes(data):
+    if box_file is None and chosen is not None and not has_own_boxes(data):
         box_file = chosen.annotation_file
     return TestSet(name, lists, box_file, chosen.gt_rule if chosen else None)
 
 
 def _is_flickr(data: Path, format: str) -> bool:
-    return format == "flickr" or (format == "auto" and (data / "Annotations").is_dir())
+    return (detect_format(data) if format == "auto" else format) == "flickr"
 
 
-def _has_own_boxes(data: Path) -> bool:
-    return any((data / name).exists() for name in ("annotations.json", "vggss.json", "Annotations"))
+def has_own_boxes(data: Path) -> bool:
+    """Whether the folder holds boxes of its own (an annotation file, or Flickr's XML folder)."""
+    return any((data / name).exists() for name in (*ANNOTATION_FILES, ANNOTATION_DIR))

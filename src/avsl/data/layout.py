@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from avsl.errors import AvslError
+from avsl.errors import AvslError, first_line
 from avsl.ops.boxes import box_problem
 from avsl.types import BadSample
 
@@ -158,12 +158,7 @@ def _read_json(path: Path, what: str):
     except FileNotFoundError:
         raise AvslError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise AvslError(f"{path}: not readable JSON ({_one_line(err)})") from None
-
-
-def _one_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+        raise AvslError(f"{path}: not readable JSON ({first_line(err)})") from None
 
 
 def _clippable(box: list) -> bool:
@@ -194,7 +189,7 @@ def read_id_list(path: Path) -> IdList:
     except FileNotFoundError:
         raise AvslError(f"{path}: split list not found") from None
     except (OSError, UnicodeDecodeError, EOFError) as err:
-        raise AvslError(f"{path}: cannot read split list ({_one_line(err)})") from None
+        raise AvslError(f"{path}: cannot read split list ({first_line(err)})") from None
     rows = [[cell.strip() for cell in line.split(",")] for line in lines]
     pairs = bool(rows) and tuple(rows[0][:3]) == PAIR_HEADER
     result = IdList(ids=[])

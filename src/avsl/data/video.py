@@ -40,7 +40,7 @@ class VideoInfo:
 
 def probe(path: Path, max_pixels: int = MAX_FRAME_PIXELS) -> VideoInfo:
     """The container's streams; AvslError when there is no usable video stream."""
-    with _open(path) as container:
+    with open_media(path) as container:
         if not container.streams.video:
             raise AvslError(f"{path}: no video stream")
         video = container.streams.video[0]
@@ -61,7 +61,7 @@ def frames_at(path: Path, times: list[float]) -> list[np.ndarray]:
     """The frame on screen at each time (the last one starting at or before it), as (H, W, 3)
     uint8 RGB; a time past the last frame gives the last frame."""
     pictures = []
-    with _open(path) as container:
+    with open_media(path) as container:
         video = container.streams.video[0]
         video.thread_type = "AUTO"
         for time in times:
@@ -79,7 +79,7 @@ def audio_window(
         expected_end: where the container says the media ends (s); audio stopping clearly
             before it (and before the window's end) is refused as truncated.
     """
-    with _open(path) as container:
+    with open_media(path) as container:
         if not container.streams.audio:
             raise AvslError(f"{path}: no audio stream")
         stream = container.streams.audio[0]
@@ -187,7 +187,8 @@ def _as_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
 
 
-def _open(path: Path):
+def open_media(path: Path):
+    """An input container, or an AvslError naming the file (PyAV's own errors are many)."""
     try:
         return av.open(str(path), metadata_errors="ignore")
     except FileNotFoundError:

@@ -11,10 +11,10 @@ from torch import Tensor
 
 from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, MAX_FRAME_PIXELS
 from avsl.data.augment import stored_size
-from avsl.data.benchmarks import dmt_split_ids, resolve_split
+from avsl.data.benchmarks import dmt_split_ids, has_own_boxes, resolve_split
 from avsl.data.cache import is_cache, open_cache
 from avsl.data.dataset import AVDataset
-from avsl.data.formats import ANNOTATION_FILES, detect_format
+from avsl.data.formats import detect_format
 from avsl.data.layout import read_id_list, read_layout_defaults
 from avsl.data.memory import load_clip_bank
 from avsl.data.reference import REFERENCE_DIR
@@ -93,13 +93,9 @@ class Selection:
         if self.annotations:
             return REFERENCE_DIR / "vggss.json" if self.annotations == "vggss" else Path(self.annotations)
         uses_dmt = any(name.startswith("dmt-") for name in (self.labeled, *self.splits))
-        if uses_dmt and self.dataset_name(root) == "vggss" and not _has_boxes(root):
+        if uses_dmt and self.dataset_name(root) == "vggss" and not has_own_boxes(root):
             return REFERENCE_DIR / "vggss.json"
         return None
-
-
-def _has_boxes(root: Path) -> bool:
-    return any((root / name).exists() for name in ANNOTATION_FILES)
 
 
 def choose_labeled(source: ClipSource, fraction: float, seed: int, listed: set[str] | None = None) -> Tensor:

@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from avsl.data.video import ffmpeg_reason, pcm_channels, stream_duration
+from avsl.data.video import ffmpeg_reason, open_media, pcm_channels, stream_duration
 from avsl.errors import AvslError
 from avsl.inference.model import Localization, LocalizationModel
 from avsl.ops.overlay import render
@@ -70,10 +70,7 @@ class AudioTrack:
     the current and later windows need; its native frames go to `sink` (the output's encoder)."""
 
     def __init__(self, path: Path, model: LocalizationModel, sink=None) -> None:
-        try:
-            self.container = av.open(str(path))
-        except (av.error.FFmpegError, OSError) as err:
-            raise AvslError(f"{path}: cannot open its audio ({ffmpeg_reason(err)})") from None
+        self.container = open_media(path)
         if not self.container.streams.audio:
             self.container.close()
             raise AvslError(f"{path}: no audio stream (pass --audio FILE to supply one)")
@@ -273,12 +270,7 @@ def _time(frame) -> float:
 
 
 def _open_input(path: Path):
-    try:
-        container = av.open(str(path))
-    except FileNotFoundError:
-        raise AvslError(f"{path}: video not found") from None
-    except (av.error.FFmpegError, OSError) as err:
-        raise AvslError(f"{path}: cannot open as a video ({ffmpeg_reason(err)})") from None
+    container = open_media(path)
     if not container.streams.video:
         container.close()
         raise AvslError(f"{path}: no video stream")
