@@ -165,18 +165,18 @@ def localize_video(
                 with tqdm(
                     total=total, desc="localize", unit="frame", disable=None if progress is None else not progress
                 ) as bar:
-                    batches = _batches(container, video, batch_size, source)
+                    batches = _batches(container, video, batch_size)
                     while True:
                         with run.timed("decode"):
                             frames = next(batches, None)
                         if frames is None:
                             break
-                        _localize_batch(model, frames, track, run, stride, min_confidence, audio_hop)
-                        for frame, heatmap in frames:
+                        heatmaps = _localize_batch(model, frames, track, run, stride, min_confidence, audio_hop)
+                        for (frame, picture), heatmap in zip(frames, heatmaps, strict=True):
                             with run.timed("draw"):
-                                picture = render(frame.to_ndarray(format="rgb24"), heatmap, alpha, boxes)
+                                shown = render(picture, heatmap, alpha, boxes)
                             with run.timed("encode"):
-                                _encode(sink, encoder, frame, picture)
+                                _encode(sink, encoder, frame, shown)
                             run.frames += 1
                         bar.update(len(frames))
                 with run.timed("audio"):
@@ -214,10 +214,10 @@ def _audio_centre(time: float, hop: float) -> float:
 
 def _localize_batch(
     model, frames: list, track: AudioTrack, run: VideoRun, stride: int, min_confidence, audio_hop: float
-) -> None:
-    """Fill in each frame's heatmap (None: not shown); frames between localized ones keep the
+) -> list[np.ndarray | None]:
+    """Each (frame, picture)'s heatmap (None: not shown); frames between localized ones keep the
     previous one's, so --stride k costs 1/k of the model calls and still shows a map everywhere."""
-    chosen = [i for i, (frame, _) in enumerate(frames) if (run.frames + i) % stride == 0]
+    chosen = [i for i in range(len(frames)) if (run.frames + i) % stride == 0]
     results: dict[int, Localization] = {}
     if chosen:
         centres = [_audio_centre(_time(frames[i][0]), audio_hop) for i in chosen]
@@ -230,12 +230,12 @@ def _localize_batch(
                 kept.update(zip(missing, model.embed_audio(windows), strict=True))
         run.audio_embeddings = kept
         with run.timed("model"):
-            pictures = [frames[i][0].to_ndarray(format="rgb24") for i in chosen]
+            pictures = [frames[i][1] for i in chosen]
             images = torch.stack([model.prepare_image(Image.fromarray(p)) for p in pictures])
             audio = torch.stack([run.audio_embeddings[centre] for centre in centres])
             sizes = [p.shape[:2] for p in pictures]
             results = dict(zip(chosen, model.localize_embedded(images, audio, sizes), strict=True))
-    last = run.last_heatmap
+    last, heatmaps = run.last_heatmap, []
     for index, (frame, _) in enumerate(frames):
         if index in results:
             found = results[index]
@@ -245,17 +245,19 @@ def _localize_batch(
             run.confidences.append(found.confidence)
             shown = min_confidence is None or found.confidence >= min_confidence
             last = found.heatmap if shown else None
-        frames[index] = (frame, last)
+        heatmaps.append(last)
         run.shown += last is not None
         run.last_time = _time(frame)
     run.last_heatmap = last
+    return heatmaps
 
 
-def _batches(container, video, size: int, source: Path) -> Iterator[list]:
+def _batches(container, video, size: int) -> Iterator[list]:
+    """Lists of (frame, its RGB picture), converted once for the model and the drawing."""
     batch = []
     try:
         for frame in container.decode(video):
-            batch.append((frame, None))
+            batch.append((frame, frame.to_ndarray(format="rgb24")))
             if len(batch) == size:
                 yield batch
                 batch = []
