@@ -85,12 +85,12 @@ def _measure(device: torch.device, size: str, precision: str, repeats: int) -> d
         method.after_optimizer_step(1)
 
     with autocast(device, precision):
-        labels, _ = method._pseudo_labels(unlabeled)
+        labels, _ = method.pseudo_labels(unlabeled)
     masks = labels.mask.float()
 
     def teachers() -> None:
         with autocast(device, precision):
-            method._pseudo_labels(unlabeled)
+            method.pseudo_labels(unlabeled)
 
     def strong_views() -> None:
         for _ in method.pairs:

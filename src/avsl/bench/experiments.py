@@ -14,28 +14,39 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from avsl.config import load_config
+from avsl.checkpoint import LAST_FILE
+from avsl.config import TrainConfig, config_to_yaml, load_config
 from avsl.constants import SAMPLE_RATE
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.engine.evaluate import evaluate
-from avsl.engine.trainer import train
+from avsl.engine.trainer import CONFIG_FILE, train
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
-from avsl.inference.predictors import CenterPredictor
+from avsl.inference.predictors import CenterPredictor, FullPredictor
+
+# the trivial maps every table shows, to say what a score means without a model
+BASELINES = {"center": CenterPredictor, "full": FullPredictor}
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of a results table: a method at a labelled fraction."""
+    """One line of a results table: a method at a labelled fraction, with its config changes."""
 
     name: str
-    method: str | None  # None: the centre baseline (no training)
+    method: str | None  # None: the baseline map named `name` (no training)
     fraction: float = 1.0
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def fraction_free(self) -> bool:
+        """Rows that do not depend on the labelled fraction are measured once per seed."""
+        return self.method in (None, "selfsup") or self.fraction == 1.0
 
 
 def table_rows(fraction: float) -> list[Row]:
     """The comparison table of METHOD.md at one labelled fraction."""
     return [
         Row("center", None),
+        Row("full", None),
         Row("selfsup", "selfsup"),
         Row("supervised", "supervised", fraction),
         Row("pseudo", "pseudo", fraction),
@@ -67,17 +78,27 @@ def run_row(
     """Train the row's method (unless it is the centre baseline) and score it on the test split."""
     started = time.perf_counter()
     if row.method is None:
-        metrics = test_metrics(CenterPredictor(), data_root / "test", image_size, audio_seconds, SAMPLE_RATE, device)
+        metrics = test_metrics(
+            BASELINES[row.name](), data_root / "test", image_size, audio_seconds, SAMPLE_RATE, device
+        )
         return _summary(row, seed, metrics, {}, time.perf_counter() - started, None)
     config = load_config(
-        config_file, [f"method={row.method}", f"labeled_fraction={row.fraction}", f"seed={seed}", *overrides]
+        config_file,
+        [f"method={row.method}", f"labeled_fraction={row.fraction}", f"seed={seed}", *row.overrides, *overrides],
     )
-    train(config, data_root / "train", data_root / "val", run_dir, device)
+    train(config, data_root / "train", data_root / "val", run_dir, device, resume=_interrupted(run_dir, config))
     predictor = CheckpointPredictor(run_dir, device)
     metrics = test_metrics(
         predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, predictor.sample_rate, device
     )
     return _summary(row, seed, metrics, _last_train_logs(run_dir), time.perf_counter() - started, run_dir)
+
+
+def _interrupted(run_dir: Path, config: TrainConfig) -> bool:
+    """Whether `run_dir` holds an unfinished run of this very config: a suite stopped mid-row
+    goes on from its last checkpoint (exactly, as `avsl train --resume`) instead of restarting."""
+    saved = run_dir / CONFIG_FILE
+    return (run_dir / LAST_FILE).exists() and saved.exists() and saved.read_text() == config_to_yaml(config)
 
 
 def _last_train_logs(run_dir: Path) -> dict:
@@ -92,7 +113,10 @@ def _summary(row: Row, seed: int, metrics: dict, log: dict, seconds: float, run_
         "labeled_fraction": row.fraction if row.method not in (None, "selfsup") else None,
         "seed": seed,
         "n": metrics["n"],
+        "overrides": list(row.overrides),
         "ap50": metrics["ap50"],
+        "ap50_adaptive": metrics["ap50_adaptive"],
+        "ciou_adaptive": metrics["ciou_adaptive"],
         "auc": metrics["auc"],
         "ciou_mean": metrics["ciou_mean"],
         "ciou_small": metrics["ciou_by_size"]["small"]["ciou_mean"],
@@ -105,18 +129,32 @@ def _summary(row: Row, seed: int, metrics: dict, log: dict, seconds: float, run_
     }
 
 
+# (row key, column title, scale): the papers' median-rule AP50 first, then the scores that the
+# size of the object does not cap; a row measured before a column existed leaves it empty
+SCORE_COLUMNS = (
+    ("ap50", "AP50 (median rule)", 100),
+    ("ap50_adaptive", "AP50 (adaptive)", 100),
+    ("ciou_adaptive", "mean cIoU (adaptive)", 100),
+    ("ap50_fixed", "AP50 (fixed 0.5)", 100),
+    ("auc", "AUC", 100),
+    ("ciou_mean", "mean cIoU", 100),
+    ("ciou_small", "small-object cIoU", 100),
+)
+
+
 def markdown_table(rows: list[dict]) -> str:
     """Mean (and spread over seeds when there are several) of each row's numbers."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["name"], row["labeled_fraction"]), []).append(row)
-    header = "| method | labels | seeds | AP50 | AUC | mean cIoU | small-object cIoU | AP50 (fixed 0.5) | pseudo-label IoU (kept / teacher A) | kept | minutes |"
-    lines = [header, "|" + " --- |" * 11]
+    titles = ["method", "labels", "seeds", *(title for _, title, _ in SCORE_COLUMNS)]
+    titles += ["pseudo-label IoU (kept / teacher A)", "kept", "minutes"]
+    lines = ["| " + " | ".join(titles) + " |", "|" + " --- |" * len(titles)]
     for (name, fraction), group in groups.items():
         labels = "none" if fraction is None else f"{fraction:.0%}"
         cells = [name, labels, str(len(group))]
-        for key in ("ap50", "auc", "ciou_mean", "ciou_small", "ap50_fixed"):
-            cells.append(_mean_spread([g[key] for g in group], scale=100))
+        for key, _, scale in SCORE_COLUMNS:
+            cells.append(_mean_spread([g.get(key) for g in group], scale))
         kept_iou = [g["pl_iou_kept"] for g in group if g["pl_iou_kept"] is not None]
         single = [g["pl_iou_teacher_a"] for g in group if g["pl_iou_teacher_a"] is not None]
         cells.append(f"{_mean_spread(kept_iou, 100)} / {_mean_spread(single, 100)}" if kept_iou else "")

@@ -26,7 +26,7 @@ SUITES = {
     "metrics": metrics_suite.run,
     "synth": synth_suite.run,
     "train": train_suite.run,
-    "methods": methods_suite.run,
+    **{study: methods_suite.run for study in methods_suite.STUDIES},
     "dmt": dmt_suite.run,
     "precision": precision_suite.run,
     "robustness": robustness_suite.run,
@@ -39,9 +39,10 @@ def add_parser(commands) -> None:
     parser = commands.add_parser("bench", help="speed benchmarks (medians over repeats)")
     parser.add_argument("--suite", choices=sorted(SUITES), required=True)
     parser.add_argument("--out", type=Path, help="also write the results to this JSON file")
-    parser.add_argument("--seeds", type=int, nargs="+", help="methods suite: seeds (default 0 1 2 at 3 %%)")
-    parser.add_argument("--fractions", type=float, nargs="+", help="methods suite: labelled fractions")
-    parser.add_argument("--preset", help="methods suite: synthetic preset (default bench; also hard)")
+    tables = ", ".join(methods_suite.STUDIES)
+    parser.add_argument("--seeds", type=int, nargs="+", help=f"table suites ({tables}): seeds (default: the suite's)")
+    parser.add_argument("--fractions", type=float, nargs="+", help="table suites: labelled fractions")
+    parser.add_argument("--preset", help="table suites: synthetic preset (default bench; also hard)")
     parser.add_argument("--device", help="train and dmt suites: cpu (default) or cuda[:N] (the papers' sizes)")
     parser.set_defaults(run=run)
 
@@ -49,17 +50,19 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     methods_options = {"--seeds": args.seeds, "--fractions": args.fractions, "--preset": args.preset}
     given = [name for name, value in methods_options.items() if value is not None]
-    if args.suite != "methods" and given:
-        raise AvslError(f"{', '.join(given)}: only the methods suite takes these options")
+    if args.suite not in methods_suite.STUDIES and given:
+        raise AvslError(
+            f"{', '.join(given)}: only the table suites ({', '.join(methods_suite.STUDIES)}) take these options"
+        )
     if args.device is not None and args.suite not in DEVICE_SUITES:
         raise AvslError(f"--device: only the {', '.join(DEVICE_SUITES)} suites take it")
     if args.out is not None:
         writable_dir(args.out.parent, "--out folder")  # before the suite runs, not after
-    if args.suite == "methods":
-        plan = methods_suite.DEFAULT_PLAN
+    if args.suite in methods_suite.STUDIES:
+        plan = None
         if args.seeds or args.fractions:
             plan = tuple((f, tuple(args.seeds or (0,))) for f in (args.fractions or (0.03,)))
-        results = {"suite": args.suite, **methods_suite.run(args.preset or "bench", plan=plan)}
+        results = {"suite": args.suite, **methods_suite.run(args.preset or "bench", plan=plan, study=args.suite)}
     elif args.suite in DEVICE_SUITES:
         device = pick_device(args.device or "cpu")
         results = {"suite": args.suite, **SUITES[args.suite](device=device)}

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     reused = ensure_benchmark(data_root, preset.name, args.seed)
     print(f"{'reusing' if reused else 'made'} the {preset.name} benchmark in {data_root}")
     device = pick_device(args.device)
-    rows = [Row("center", None), Row("selfsup", "selfsup"), Row("dmt", "dmt", LABELED_FRACTION)]
+    rows = [Row("center", None), Row("full", None), Row("selfsup", "selfsup"), Row("dmt", "dmt", LABELED_FRACTION)]
     results = []
     for row in rows:
         print(f"== {row.name} ==", flush=True)

@@ -48,7 +48,8 @@ CONFIG_FILE = "config.yaml"
 SKIPPED_FILE = "skipped.tsv"
 # Everything a run writes in its folder; `--overwrite` removes these and nothing else.
 RUN_FILES = (LAST_FILE, BEST_FILE, LOG_FILE, CONFIG_FILE, "labeled_ids.txt", SKIPPED_FILE)
-RUN_FOLDERS = ("tb",)
+EPOCHS_FOLDER = "epochs"  # with keep_epochs: each epoch's weights, for studies of training over time
+RUN_FOLDERS = ("tb", EPOCHS_FOLDER)
 
 
 def holds_run(run_dir: Path) -> bool:
@@ -171,6 +172,8 @@ def train(
                 epoch_logs, samples, tick = EpochLogs(done), 0, time.perf_counter()
                 if dist_info.is_main:
                     _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
+                    if config.keep_epochs:
+                        _save_epoch_weights(run_dir, method, {**header, "step": done}, done // per_epoch)
             elif config.checkpoint_every and done % config.checkpoint_every == 0 and dist_info.is_main:
                 epoch_logs.check_finite()
                 # the epoch so far goes with it, so a resumed epoch's averages cover all its steps
@@ -410,6 +413,18 @@ def _write_run_files(
     if skipped:
         report = "".join(skipped).encode()
         atomic_write(run_dir / SKIPPED_FILE, lambda stream: stream.write(report))
+
+
+def _save_epoch_weights(run_dir: Path, method, header: dict, epoch: int) -> None:
+    """The weights alone (no optimizer state): enough to rebuild every network of the method."""
+    path = epoch_weights_path(run_dir, epoch)
+    path.parent.mkdir(exist_ok=True)
+    save_checkpoint(path, prefixed("modules.", method.modules.state_dict()), header)
+
+
+def epoch_weights_path(run_dir: Path, epoch: int) -> Path:
+    """Where `keep_epochs` puts the weights of every network of the method after `epoch` epochs."""
+    return run_dir / EPOCHS_FOLDER / f"epoch_{epoch:03d}.safetensors"
 
 
 def clear_run(run_dir: Path) -> None:

@@ -155,7 +155,7 @@ class TeacherStudent:
 
     def _unbiased_step(self, batches: dict[str, AVBatch]) -> StepOutput:
         labeled, unlabeled = batches["labeled"], batches["unlabeled"]
-        labels, teacher_maps = self._pseudo_labels(unlabeled)
+        labels, teacher_maps = self.pseudo_labels(unlabeled)
         keep = labels.keep
         total = 0.0
         logs = self._diagnostics(labels, teacher_maps, unlabeled)
@@ -184,7 +184,7 @@ class TeacherStudent:
         return StepOutput(total, logs)
 
     @torch.no_grad()
-    def _pseudo_labels(self, unlabeled: AVBatch) -> tuple[PseudoLabels, list[Tensor]]:
+    def pseudo_labels(self, unlabeled: AVBatch) -> tuple[PseudoLabels, list[Tensor]]:
         """Teachers predict on the weak view with no autograd graph; then the label rule."""
         maps = []
         for pair in self.pairs:

@@ -1,0 +1,188 @@
+"""Pseudo-labels over a long schedule, epoch by epoch: confirmation bias made visible.
+
+From each epoch's kept weights (`keep_epochs=true`) the method's teachers label one fixed probe
+of unlabelled training clips, under the method's own label rule, and each kept label is matched
+to the object of its frame that it overlaps most. The synthetic benchmark knows every object's
+box, so a label that sits on the sounding object's look-alike twin, or on another distractor, is
+counted as such: a teacher that drifts keeps teaching its students the wrong object. The teachers'
+val AP50 comes from the run's own log.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from avsl.checkpoint import load_checkpoint, load_module_state, unprefixed
+from avsl.config import config_from_dict
+from avsl.data.dataset import AVDataset, collate_samples
+from avsl.data.synth.classes import CLASS_NAMES, twin_of
+from avsl.engine.build import build_method
+from avsl.engine.trainer import EPOCHS_FOLDER
+from avsl.files import atomic_write, write_json
+from avsl.losses.supervised import box_targets
+from avsl.semi.pseudo import mask_iou
+from avsl.types import AVBatch
+
+PROBE_CLIPS = 512  # unlabelled training clips with a sounding object; enough for a 2-point curve
+KINDS = ("sounding", "twin", "other", "background")  # what a kept label overlaps most
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The probe clips and, per clip, every object's box with what it is to the sounding one."""
+
+    batch: AVBatch
+    objects: list[list[tuple[Tensor, str]]]  # per clip: (box (4,), "sounding" | "twin" | "other")
+
+
+def load_probe(data_dir: Path, run_dir: Path, image_size: int, audio_seconds: float, sample_rate: int) -> Probe:
+    """The first PROBE_CLIPS unlabelled training clips (by annotation order) that have a visible
+    sounding object; the run's labelled clips are left out, as their boxes were trained on."""
+    labeled = set((run_dir / "labeled_ids.txt").read_text().split())
+    entries = json.loads((data_dir / "annotations.json").read_text())
+    chosen = [e for e in entries if e["file"] not in labeled and any(o["sounding"] for o in e.get("objects", ()))]
+    chosen = chosen[:PROBE_CLIPS]
+    dataset = AVDataset(data_dir, image_size, sample_rate, audio_seconds, ids=[e["file"] for e in chosen])
+    batch = collate_samples([dataset[i] for i in range(len(dataset))])
+    by_id = {e["file"]: e for e in chosen}
+    return Probe(batch, [_objects(by_id[clip_id]) for clip_id in batch.ids])
+
+
+def _objects(entry: dict) -> list[tuple[Tensor, str]]:
+    sounding = next(o for o in entry["objects"] if o["sounding"])
+    twin = CLASS_NAMES[twin_of(CLASS_NAMES.index(sounding["class"]))]
+    objects = []
+    for obj in entry["objects"]:
+        kind = "sounding" if obj["sounding"] else "twin" if obj["class"] == twin else "other"
+        objects += [(torch.tensor(box, dtype=torch.float32), kind) for box in obj["bbox"]]
+    return objects
+
+
+@torch.no_grad()
+def epoch_curve(run_dir: Path, probe: Probe, device: torch.device, chunk: int = 128) -> list[dict]:
+    """One point per kept epoch from the end of the warm-up on (the teachers are copies of the
+    students at the switch, so the warm-up's last epoch is labelled by its students)."""
+    val = _val_records(run_dir)
+    points = []
+    for path in sorted((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")):
+        tensors, header = load_checkpoint(path)
+        config = config_from_dict(header["config"])
+        epoch = int(path.stem.split("_")[1])
+        if epoch < config.semi.warmup_epochs:
+            continue
+        method = build_method(config, steps_per_epoch=1)
+        load_module_state(method.modules, unprefixed("modules.", tensors), path)
+        if epoch == config.semi.warmup_epochs and method.settings.ema_teacher:
+            method.update_teachers(0.0)  # the switch: each teacher becomes a copy of its student
+        method.modules.to(device)
+        parts = [method.pseudo_labels(_slice(probe.batch, i, i + chunk).to(device))[0]
+                 for i in range(0, len(probe.batch.ids), chunk)]  # fmt: skip
+        mask = torch.cat([p.mask for p in parts]).cpu()
+        keep = torch.cat([p.keep for p in parts]).cpu()
+        points.append({"epoch": epoch, **label_quality(mask, keep, probe), **val.get(epoch, {})})
+    return points
+
+
+def label_quality(mask: Tensor, keep: Tensor, probe: Probe) -> dict:
+    """Kept fraction, kept labels' IoU with the sounding box, and the share of kept labels by
+    the object each overlaps most (background: none at all)."""
+    height, width = mask.shape[-2:]
+    truth = box_targets([b.reshape(-1, 4) for b in probe.batch.boxes], height, width) >= 0.5
+    iou = mask_iou(mask, truth)
+    kinds = []
+    for label, objects in zip(mask, probe.objects, strict=True):
+        cells = box_targets([box.reshape(1, 4) for box, _ in objects], height, width) >= 0.5  # one map per object
+        ious = mask_iou(label.expand(len(objects), -1, -1), cells)
+        kinds.append(objects[int(ious.argmax())][1] if len(objects) and ious.max() > 0 else "background")
+    kept = [k for k, flag in zip(kinds, keep.tolist(), strict=True) if flag]
+    shares = {f"on_{kind}": kept.count(kind) / len(kept) if kept else None for kind in KINDS}
+    return {
+        "kept": float(keep.float().mean()),
+        "iou_kept": float(iou[keep].mean()) if keep.any() else None,
+        **shares,
+        "on_wrong_object": shares["on_twin"] + shares["on_other"] if kept else None,
+    }
+
+
+def _slice(batch: AVBatch, start: int, stop: int) -> AVBatch:
+    return AVBatch(image=batch.image[start:stop], audio=batch.audio[start:stop], boxes=batch.boxes[start:stop],
+                   has_box=batch.has_box[start:stop], ids=batch.ids[start:stop])  # fmt: skip
+
+
+def _val_records(run_dir: Path) -> dict[int, dict]:
+    """Per epoch: each teacher's val AP50 (the student's in the warm-up, and for naive
+    pseudo-labelling, whose student is its own teacher)."""
+    records = {}
+    for line in (run_dir / "log.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        epoch = round(record["epoch"])
+        records[epoch] = {}
+        for pair in ("a", "b"):
+            value = record.get(f"val/teacher_{pair}/ap50", record.get(f"val/student_{pair}/ap50"))
+            if value is not None:
+                records[epoch][f"val_ap50_teacher_{pair}"] = value
+    return records
+
+
+def write_curves(rows: list[dict], data_root: Path, results_path: Path, device: torch.device) -> dict:
+    """`<table>_curves.json` and `<table>.png` beside the table, from every row's kept epochs."""
+    curves = []
+    for row in rows:
+        run_dir = Path(row["run"])
+        if not (run_dir / EPOCHS_FOLDER).is_dir():
+            continue  # a row whose run folder is gone (another machine's table)
+        _, header = load_checkpoint(next((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")))
+        config = config_from_dict(header["config"])
+        probe = load_probe(data_root / "train", run_dir, header["image_size"], header["audio_seconds"],
+                           config.data.sample_rate)  # fmt: skip
+        curves.append({key: row[key] for key in ("name", "method", "labeled_fraction", "seed")}
+                      | {"warmup_epochs": config.semi.warmup_epochs, "probe_clips": len(probe.batch.ids),
+                         "epochs": epoch_curve(run_dir, probe, device)})  # fmt: skip
+    curves_path = results_path.with_name(results_path.stem + "_curves.json")
+    write_json(curves_path, curves)
+    plot_path = results_path.with_suffix(".png")
+    plot_curves(curves, plot_path)
+    return {"curves": str(curves_path), "plot": str(plot_path)}
+
+
+# (curve key, axis title): one row of panels each, one column per labelled fraction
+PANELS = (
+    ("iou_kept", "kept labels' IoU\nwith the sounding box"),
+    ("on_wrong_object", "share of kept labels\non another object"),
+    ("val_ap50_teacher_a", "teacher A's val AP50\n(median rule)"),
+)
+
+
+def plot_curves(curves: list[dict], path: Path) -> None:
+    """Panels of PANELS by fraction; a dotted line marks the end of the warm-up."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on a server or in CI
+    from matplotlib import pyplot
+
+    fractions = sorted({c["labeled_fraction"] for c in curves})
+    figure, axes = pyplot.subplots(len(PANELS), max(len(fractions), 1), figsize=(4.5 * max(len(fractions), 1), 8),
+                                   squeeze=False, sharex=True)  # fmt: skip
+    for column, fraction in enumerate(fractions):
+        for curve in (c for c in curves if c["labeled_fraction"] == fraction):
+            epochs = [p["epoch"] for p in curve["epochs"]]
+            for row, (key, title) in enumerate(PANELS):
+                values = [p.get(key) for p in curve["epochs"]]
+                axis = axes[row][column]
+                axis.plot(epochs, [float("nan") if v is None else v for v in values], marker=".", label=curve["method"])
+                axis.axvline(curve["warmup_epochs"], color="grey", linestyle=":", linewidth=1)
+                axis.set_ylabel(title if column == 0 else "")
+        axes[0][column].set_title(f"{fraction:.0%} labels")
+        axes[-1][column].set_xlabel("epoch")
+    axes[0][0].legend()
+    figure.tight_layout()
+    image = io.BytesIO()
+    figure.savefig(image, format="png", dpi=110)
+    pyplot.close(figure)
+    atomic_write(path, lambda stream: stream.write(image.getvalue()))
