@@ -19,7 +19,7 @@ def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert [r["name"] for r in results] == ["center", "full", "selfsup", "dmt"]
+    assert [r["name"] for r in results] == ["center", "full", "ground-truth box (cap)", "selfsup", "dmt"]
     assert all(r["n"] > 0 and 0 <= r["ap50"] <= 1 for r in results)
     dmt = results[-1]
     assert dmt["pl_kept"] is not None  # the unbiased stage ran and logged its diagnostics

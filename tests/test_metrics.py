@@ -204,3 +204,15 @@ def test_the_whole_frame_baseline_scores_each_clips_box_area(small_layout, tmp_p
     metrics = json.loads((out / "metrics.json").read_text())
     assert "ap50_adaptive" in metrics and "ciou_adaptive" in metrics
     assert metrics["false_positive"]["pia"] == 1.0  # the whole frame is highlighted under silence too
+
+
+def test_the_ground_truth_box_shows_each_rules_cap(small_layout, tmp_path):
+    out = tmp_path / "box"
+    assert main(["eval", "--data", str(small_layout), "--predictor", "box", "--out", str(out), "--workers", "0"]) == 0
+    rows = [line.split(",") for line in (out / "per_clip.csv").read_text().splitlines()[1:]]
+    scores = {row[0]: [float(v) for v in row[1:]] for row in rows}  # median, fixed, area (px), adaptive
+    for clip_id in ("a", "b", "d"):
+        median, fixed, area, adaptive = scores[clip_id]
+        assert fixed > 0.97 and adaptive > 0.97  # the box itself, up to the protocol's pixel rounding
+        assert median == pytest.approx(min(1.0, area / 224**2 / 0.5), abs=0.02)  # half the frame is on
+    assert json.loads((out / "metrics.json").read_text())["ap50_adaptive"] == 1.0

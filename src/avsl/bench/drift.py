@@ -134,9 +134,9 @@ def write_curves(rows: list[dict], data_root: Path, results_path: Path, device: 
     """`<table>_curves.json` and `<table>.png` beside the table, from every row's kept epochs."""
     curves = []
     for row in rows:
-        run_dir = Path(row["run"])
-        if not (run_dir / EPOCHS_FOLDER).is_dir():
-            continue  # a row whose run folder is gone (another machine's table)
+        run_dir = Path(row["run"] or "")
+        if not row["run"] or not (run_dir / EPOCHS_FOLDER).is_dir():
+            continue  # a baseline, or a row whose run folder is gone (another machine's table)
         _, header = load_checkpoint(next((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")))
         config = config_from_dict(header["config"])
         probe = load_probe(data_root / "train", run_dir, header["image_size"], header["audio_seconds"],

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from avsl.bench import drift
-from avsl.bench.experiments import Row, markdown_table, run_row, table_rows
+from avsl.bench.experiments import Row, baseline_rows, markdown_table, run_row, table_rows
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import GENERATOR_VERSION, generate
@@ -37,6 +37,7 @@ class Study:
 def ablation_rows(fraction: float) -> list[Row]:
     """DMT and the paper's ablations of it (its Table 5): each drops one of its parts."""
     return [
+        *baseline_rows(),
         Row("dmt", "dmt", fraction),
         Row("dmt, no consensus filter", "dmt", fraction, ("semi.use_filter=false",)),
         Row("dmt, single pair", "dmt", fraction, ("semi.pairs=1",)),
@@ -49,6 +50,7 @@ def lvs_rows(fraction: float) -> list[Row]:
     """DMT over LVS's localizer, as the paper extends it to existing methods."""
     lvs = ("model.localizer=lvs",)
     return [
+        *baseline_rows(),
         Row("selfsup (lvs)", "selfsup", overrides=lvs),
         Row("meanteacher (lvs)", "meanteacher", fraction, lvs),
         Row("dmt (lvs)", "dmt", fraction, lvs),
@@ -64,7 +66,7 @@ def long_schedule_rows(fraction: float) -> list[Row]:
     the pseudo-label curves (`avsl.bench.drift`)."""
     long = (f"optim.epochs={LONG_EPOCHS}", "keep_epochs=true")
     # DMT first: the study is about it, and an interrupted suite should have it
-    return [Row(f"{m} (long)", m, fraction, long) for m in ("dmt", "meanteacher", "pseudo")]
+    return [*baseline_rows(), *(Row(f"{m} (long)", m, fraction, long) for m in ("dmt", "meanteacher", "pseudo"))]
 
 
 # ISSUE #5: 3 % labels over 3 seeds, 1 % and 10 % with one seed; ISSUE #15: the studies at 3 %

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from avsl.bench.experiments import Row, markdown_table, run_row
+from avsl.bench.experiments import Row, baseline_rows, markdown_table, run_row
 from avsl.bench.methods_suite import ensure_benchmark
 from avsl.cli.common import add_device_argument
 from avsl.configs import config_path
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     reused = ensure_benchmark(data_root, preset.name, args.seed)
     print(f"{'reusing' if reused else 'made'} the {preset.name} benchmark in {data_root}")
     device = pick_device(args.device)
-    rows = [Row("center", None), Row("full", None), Row("selfsup", "selfsup"), Row("dmt", "dmt", LABELED_FRACTION)]
+    rows = [*baseline_rows(), Row("selfsup", "selfsup"), Row("dmt", "dmt", LABELED_FRACTION)]
     results = []
     for row in rows:
         print(f"== {row.name} ==", flush=True)

@@ -32,9 +32,9 @@ from avsl.engine.report import write_report
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
-from avsl.inference.predictors import CenterPredictor, FullPredictor, ObjectGuidedPredictor
+from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor, ObjectGuidedPredictor
 
-PREDICTORS = {"center": CenterPredictor, "full": FullPredictor}
+PREDICTORS = {"center": CenterPredictor, "full": FullPredictor, "box": BoxPredictor}
 METRICS_FILE = "metrics.json"
 
 
@@ -51,7 +51,11 @@ def add_parser(commands) -> None:
     parser.add_argument("--annotations", type=Path, help="box file to use instead of the folder's own")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--checkpoint", type=Path, help="a run directory or checkpoint file")
-    source.add_argument("--predictor", choices=sorted(PREDICTORS), help="a fixed baseline predictor")
+    source.add_argument(
+        "--predictor",
+        choices=sorted(PREDICTORS),
+        help="a fixed baseline (box: the ground truth itself, each score's cap)",
+    )
     parser.add_argument(
         "--threshold",
         choices=("median", "fixed", "adaptive"),
