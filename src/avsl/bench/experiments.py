@@ -155,7 +155,8 @@ def markdown_table(rows: list[dict]) -> str:
     titles = ["method", "labels", "seeds", *(title for _, title, _ in SCORE_COLUMNS)]
     titles += ["pseudo-label IoU (kept / teacher A)", "kept", "minutes"]
     lines = ["| " + " | ".join(titles) + " |", "|" + " --- |" * len(titles)]
-    for (name, fraction), group in groups.items():
+    baselines_first = sorted(groups.items(), key=lambda item: item[1][0]["method"] is not None)  # stable
+    for (name, fraction), group in baselines_first:
         labels = "none" if fraction is None else f"{fraction:.0%}"
         cells = [name, labels, str(len(group))]
         for key, _, scale in SCORE_COLUMNS:
