@@ -155,8 +155,9 @@ def markdown_table(rows: list[dict]) -> str:
     titles = ["method", "labels", "seeds", *(title for _, title, _ in SCORE_COLUMNS)]
     titles += ["pseudo-label IoU (kept / teacher A)", "kept", "minutes"]
     lines = ["| " + " | ".join(titles) + " |", "|" + " --- |" * len(titles)]
-    baselines_first = sorted(groups.items(), key=lambda item: item[1][0]["method"] is not None)  # stable
-    for (name, fraction), group in baselines_first:
+    order = list(BASELINES)  # the baselines first, in their own order; then the rest as measured
+    ranked = sorted(groups.items(), key=lambda item: order.index(item[0][0]) if item[0][0] in order else len(order))
+    for (name, fraction), group in ranked:
         labels = "none" if fraction is None else f"{fraction:.0%}"
         cells = [name, labels, str(len(group))]
         for key, _, scale in SCORE_COLUMNS:
