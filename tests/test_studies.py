@@ -4,6 +4,9 @@ curves (which object each kept label sits on), and the tables' columns."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -101,3 +104,18 @@ def test_long_schedule_study_writes_table_curves_and_plot(tmp_path, monkeypatch)
     assert made["plot"].endswith("long_schedule_tiny.png")
     again = methods_suite.run(**args, study="long", device=torch.device("cpu"))  # every row done: nothing reruns
     assert again["rows"] == 1
+
+
+def test_a_row_claimed_by_a_live_process_is_left_to_it(tmp_path):
+    claim = tmp_path / methods_suite.CLAIM_FILE
+    claim.write_text(str(os.getpid()))  # this process: alive
+    with methods_suite.claimed(tmp_path) as ours:
+        assert not ours
+    assert claim.exists()
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    claim.write_text(finished.stdout.strip())  # a process that has ended: its row is taken over
+    with methods_suite.claimed(tmp_path) as ours:
+        assert ours and claim.read_text() == str(os.getpid())
+        with methods_suite.claimed(tmp_path) as second:
+            assert not second  # one claim at a time
+    assert not claim.exists()

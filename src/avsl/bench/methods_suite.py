@@ -5,8 +5,11 @@ interrupted suite resumes where it stopped and never loses a finished row."""
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from avsl.errors import AvslError
 from avsl.files import atomic_write, write_json
 
 Plan = tuple[tuple[float, tuple[int, ...]], ...]  # (labelled fraction, seeds) in order
+CLAIM_FILE = "suite.claim"  # in a row's run folder while a suite runs it: the process id
 
 
 @dataclass(frozen=True)
@@ -113,31 +117,75 @@ def run(
     data_root = work_dir / "data"
     ensure_benchmark(data_root, preset_name)
     results_path = results_dir / f"{chosen.table}{suffix}.json"
-    rows = _finished_rows(results_path)
-    done = {(r["name"], r["labeled_fraction"], r["seed"]) for r in rows}
     made: dict = {}
     for fraction, seeds in plan:
         for seed in seeds:
             for row in chosen.rows(fraction):
                 if row.fraction_free and fraction != plan[0][0]:
                     continue  # fraction-free rows are measured once per seed, with the main fraction
-                key_fraction = row.fraction if row.method not in (None, "selfsup") else None
-                if (row.name, key_fraction, seed) in done:
-                    continue
+                if _row_key(row, seed) in {_finished_key(r) for r in _finished_rows(results_path)}:
+                    continue  # read again each time: a suite in another process may have finished it
                 run_dir = work_dir / "runs" / f"{fraction:g}" / _folder_name(row.name) / f"seed{seed}"
-                print(f"== {row.name} (labels {fraction:.0%}, seed {seed}) ==", flush=True)
-                result = run_row(row, data_root, run_dir, config_path("bench"), seed, device,
-                                 preset.image_size, preset.audio_seconds)  # fmt: skip
-                rows.append({**result, "generator_version": GENERATOR_VERSION})
-                done.add((row.name, key_fraction, seed))
-                write_json(results_path, rows)
+                with claimed(run_dir) as ours:
+                    if not ours:
+                        print(f"== {row.name} (labels {fraction:.0%}, seed {seed}): another process runs it ==")
+                        continue
+                    print(f"== {row.name} (labels {fraction:.0%}, seed {seed}) ==", flush=True)
+                    result = run_row(row, data_root, run_dir, config_path("bench"), seed, device,
+                                     preset.image_size, preset.audio_seconds)  # fmt: skip
+                    rows = [*_finished_rows(results_path), {**result, "generator_version": GENERATOR_VERSION}]
+                    write_json(results_path, rows)
                 table = markdown_table(rows)
                 atomic_write(results_path.with_suffix(".md"), lambda stream, t=table: stream.write(t.encode()))
                 if chosen.finish:  # after every row, so that a suite stopped later still has them
                     made = chosen.finish(rows, data_root, results_path, device)
+    rows = _finished_rows(results_path)
     if chosen.finish and not made:
         made = chosen.finish(rows, data_root, results_path, device)
     return {"rows": len(rows), "results": str(results_path), **made}
+
+
+def _row_key(row: Row, seed: int) -> tuple:
+    return row.name, row.fraction if row.method not in (None, "selfsup") else None, seed
+
+
+def _finished_key(result: dict) -> tuple:
+    return result["name"], result["labeled_fraction"], result["seed"]
+
+
+@contextmanager
+def claimed(run_dir: Path) -> Iterator[bool]:
+    """Whether this process may run the row of `run_dir`: suites started side by side on one
+    machine share out a table's rows instead of training one twice. A claim left by a process
+    that has died is taken over (its run resumes from its last checkpoint)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / CLAIM_FILE
+    try:
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        if _claim_holder_alive(path):
+            yield False
+            return
+        path.unlink(missing_ok=True)
+        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    with os.fdopen(descriptor, "w") as stream:
+        stream.write(str(os.getpid()))
+    try:
+        yield True
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _claim_holder_alive(path: Path) -> bool:
+    try:
+        os.kill(int(path.read_text()), 0)
+    except ProcessLookupError:
+        return False
+    except ValueError:  # not written yet, or cut short: young means being written
+        return time.time() - path.stat().st_mtime < 60
+    except PermissionError:
+        return True  # another user's live process
+    return True
 
 
 def _folder_name(row_name: str) -> str:
