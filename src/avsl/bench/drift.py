@@ -146,6 +146,8 @@ def write_curves(rows: list[dict], data_root: Path, results_path: Path, device: 
                          "epochs": epoch_curve(run_dir, probe, device)})  # fmt: skip
     curves_path = results_path.with_name(results_path.stem + "_curves.json")
     write_json(curves_path, curves)
+    if not curves:
+        return {"curves": str(curves_path)}
     plot_path = results_path.with_suffix(".png")
     plot_curves(curves, plot_path)
     return {"curves": str(curves_path), "plot": str(plot_path)}
