@@ -116,13 +116,14 @@ def _slice(batch: AVBatch, start: int, stop: int) -> AVBatch:
 
 
 def _val_records(run_dir: Path) -> dict[int, dict]:
-    """Per epoch: each teacher's val AP50 (the student's in the warm-up, and for naive
-    pseudo-labelling, whose student is its own teacher)."""
+    """Per epoch, from the run's log: each teacher's val AP50 (the student's in the warm-up, and
+    for naive pseudo-labelling, whose student is its own teacher), and the training-time kept
+    fraction and kept-label IoU over the epoch's batches (strong-view students, weak-view labels)."""
     records = {}
     for line in (run_dir / "log.jsonl").read_text().splitlines():
         record = json.loads(line)
         epoch = round(record["epoch"])
-        records[epoch] = {}
+        records[epoch] = {"train_kept": record.get("train/pl/kept"), "train_iou_kept": record.get("train/pl/iou_kept")}
         for pair in ("a", "b"):
             value = record.get(f"val/teacher_{pair}/ap50", record.get(f"val/student_{pair}/ap50"))
             if value is not None:
