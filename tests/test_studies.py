@@ -99,9 +99,14 @@ def test_long_schedule_study_writes_table_curves_and_plot(tmp_path, monkeypatch)
     assert row["overrides"] == list(short) and 0 <= row["ap50_adaptive"] <= 1
     (curve,) = json.loads((tmp_path / "results" / "long_schedule_tiny_curves.json").read_text())
     assert [p["epoch"] for p in curve["epochs"]] == [1, 2, 3]  # from the warm-up's end
-    assert {"kept", "on_wrong_object", "val_ap50_teacher_a", "val_ap50_teacher_b", "train_iou_kept"} <= set(
-        curve["epochs"][-1]
-    )
+    assert {
+        "kept",
+        "on_wrong_object",
+        "val_ap50_teacher_a",
+        "val_ap50_teacher_b",
+        "train_iou_kept",
+        "val_ap50_adaptive_teacher_a",
+    } <= set(curve["epochs"][-1])
     assert (tmp_path / "results" / "long_schedule_tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert made["plot"].endswith("long_schedule_tiny.png")
     again = methods_suite.run(**args, study="long", device=torch.device("cpu"))  # every row done: nothing reruns

@@ -355,7 +355,8 @@ def _place(method, device: torch.device, config: TrainConfig, world: int) -> Non
 
 @torch.no_grad()
 def _validate(method, step: int, val: ClipSource, config: TrainConfig, device: torch.device, precision: str) -> dict:
-    """ap50 / ciou_mean / auc on the val split for each network the method exposes now."""
+    """ap50 (median and adaptive rules) / ciou_mean / auc on the val split for each network the
+    method exposes now."""
     results = {}
     for name, module in method.evaluated(step).items():
         was_training = module.training
@@ -368,7 +369,7 @@ def _validate(method, step: int, val: ClipSource, config: TrainConfig, device: t
         batches = evaluation_batches(val, config.data.batch_size)
         outcome = evaluate(predict, batches, device=device, progress=False)
         summary = outcome.metrics("median")
-        results[name] = {k: summary[k] for k in ("ap50", "ciou_mean", "auc")}
+        results[name] = {k: summary[k] for k in ("ap50", "ap50_adaptive", "ciou_mean", "auc")}
         results[name]["ciou_small"] = summary["ciou_by_size"]["small"]["ciou_mean"]
         module.train(was_training)
     return results
