@@ -21,7 +21,7 @@ def _probe(objects: list[list[tuple[list[float], str]]]) -> drift.Probe:
     boxes = [torch.tensor([box for box, kind in clip if kind == "sounding"]) for clip in objects]
     batch = AVBatch(image=torch.zeros(len(objects), 3, 8, 8), audio=torch.zeros(len(objects), 4), boxes=boxes,
                     has_box=torch.ones(len(objects), dtype=torch.bool), ids=[str(i) for i in range(len(objects))])  # fmt: skip
-    return drift.Probe(batch, [[(torch.tensor(box), kind) for box, kind in clip] for clip in objects])
+    return drift.Probe([batch], [[(torch.tensor(box), kind) for box, kind in clip] for clip in objects])
 
 
 def test_each_kept_label_is_matched_to_the_object_it_overlaps_most():
@@ -94,7 +94,9 @@ def test_long_schedule_study_writes_table_curves_and_plot(tmp_path, monkeypatch)
     args = {"preset_name": "tiny", "work_dir": tmp_path / "work", "results_dir": tmp_path / "results"}
     made = methods_suite.run(**args, study="long", device=torch.device("cpu"))
     run_dir = tmp_path / "work" / "runs" / "0.25" / "dmt_long" / "seed0"
-    assert sorted(p.name for p in (run_dir / "epochs").iterdir()) == [f"epoch_00{i}.safetensors" for i in (1, 2, 3)]
+    assert sorted(p.name for p in (run_dir / "epochs").glob("epoch_*")) == [
+        f"epoch_00{i}.safetensors" for i in (1, 2, 3)
+    ]
     (row,) = json.loads((tmp_path / "results" / "long_schedule_tiny.json").read_text())
     assert row["overrides"] == list(short) and 0 <= row["ap50_adaptive"] <= 1
     (curve,) = json.loads((tmp_path / "results" / "long_schedule_tiny_curves.json").read_text())

@@ -4,8 +4,9 @@ From each epoch's kept weights (`keep_epochs=true`) the method's teachers label 
 of unlabelled training clips, under the method's own label rule, and each kept label is matched
 to the object of its frame that it overlaps most. The synthetic benchmark knows every object's
 box, so a label that sits on the sounding object's look-alike twin, or on another distractor, is
-counted as such: a teacher that drifts keeps teaching its students the wrong object. The teachers'
-val AP50 comes from the run's own log.
+counted as such: a teacher that drifts keeps teaching its students the wrong object. Teacher A's
+val AP50 under the adaptive rule is scored from the same weights; the median rule's comes from the
+run's own log.
 """
 
 from __future__ import annotations
@@ -31,14 +32,18 @@ from avsl.semi.pseudo import mask_iou
 from avsl.types import AVBatch
 
 PROBE_CLIPS = 512  # unlabelled training clips with a sounding object; enough for a 2-point curve
+# beside a finished run's kept epochs: its points, so later rows do not rescore it; a new run in
+# the folder removes it with the epochs
+CURVE_FILE = "curve.json"
 KINDS = ("sounding", "twin", "other", "background")  # what a kept label overlaps most
 
 
 @dataclass(frozen=True)
 class Probe:
-    """The probe clips and, per clip, every object's box with what it is to the sounding one."""
+    """The probe clips and, per clip in their order, every object's box with what it is to the
+    sounding one."""
 
-    batch: AVBatch
+    batches: list[AVBatch]
     objects: list[list[tuple[Tensor, str]]]  # per clip: (box (4,), "sounding" | "twin" | "other")
 
 
@@ -50,9 +55,9 @@ def load_probe(data_dir: Path, run_dir: Path, image_size: int, audio_seconds: fl
     chosen = [e for e in entries if e["file"] not in labeled and any(o["sounding"] for o in e.get("objects", ()))]
     chosen = chosen[:PROBE_CLIPS]
     dataset = AVDataset(data_dir, image_size, sample_rate, audio_seconds, ids=[e["file"] for e in chosen])
-    batch = collate_samples([dataset[i] for i in range(len(dataset))])
+    batches = _in_batches(dataset)
     by_id = {e["file"]: e for e in chosen}
-    return Probe(batch, [_objects(by_id[clip_id]) for clip_id in batch.ids])
+    return Probe(batches, [_objects(by_id[clip_id]) for batch in batches for clip_id in batch.ids])
 
 
 def _objects(entry: dict) -> list[tuple[Tensor, str]]:
@@ -65,21 +70,22 @@ def _objects(entry: dict) -> list[tuple[Tensor, str]]:
     return objects
 
 
-def load_val(
-    data_dir: Path, image_size: int, audio_seconds: float, sample_rate: int, chunk: int = 128
-) -> list[AVBatch]:
+def load_val(data_dir: Path, image_size: int, audio_seconds: float, sample_rate: int) -> list[AVBatch]:
     """The val split in batches, to score teacher A of every epoch under the adaptive rule (the
     run's log has the median rule's AP50, which this benchmark's size mix caps)."""
-    dataset = AVDataset(data_dir, image_size, sample_rate, audio_seconds)
-    starts = range(0, len(dataset), chunk)
-    return [collate_samples([dataset[i] for i in range(s, min(s + chunk, len(dataset)))]) for s in starts]
+    return _in_batches(AVDataset(data_dir, image_size, sample_rate, audio_seconds))
+
+
+def _in_batches(dataset: AVDataset, size: int = 128) -> list[AVBatch]:
+    starts = range(0, len(dataset), size)
+    return [collate_samples([dataset[i] for i in range(s, min(s + size, len(dataset)))]) for s in starts]
 
 
 @torch.no_grad()
-def epoch_curve(run_dir: Path, probe: Probe, val: list[AVBatch], device: torch.device, chunk: int = 128) -> list[dict]:
+def epoch_curve(run_dir: Path, probe: Probe, val: list[AVBatch], device: torch.device) -> list[dict]:
     """One point per kept epoch from the end of the warm-up on (the teachers are copies of the
     students at the switch, so the warm-up's last epoch is labelled by its students)."""
-    logged = _val_records(run_dir)
+    logged = _logged_records(run_dir)
     points = []
     for path in sorted((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")):
         tensors, header = load_checkpoint(path)
@@ -92,8 +98,7 @@ def epoch_curve(run_dir: Path, probe: Probe, val: list[AVBatch], device: torch.d
         if epoch == config.semi.warmup_epochs and method.settings.ema_teacher:
             method.update_teachers(0.0)  # the switch: each teacher becomes a copy of its student
         method.modules.to(device)
-        parts = [method.pseudo_labels(_slice(probe.batch, i, i + chunk).to(device))[0]
-                 for i in range(0, len(probe.batch.ids), chunk)]  # fmt: skip
+        parts = [method.pseudo_labels(batch.to(device))[0] for batch in probe.batches]
         mask = torch.cat([p.mask for p in parts]).cpu()
         keep = torch.cat([p.keep for p in parts]).cpu()
         teacher = method.modules[method.inference_name].eval()
@@ -108,7 +113,8 @@ def label_quality(mask: Tensor, keep: Tensor, probe: Probe) -> dict:
     """Kept fraction, kept labels' IoU with the sounding box, and the share of kept labels by
     the object each overlaps most (background: none at all)."""
     height, width = mask.shape[-2:]
-    truth = box_targets([b.reshape(-1, 4) for b in probe.batch.boxes], height, width) >= 0.5
+    sounding = [torch.stack([box for box, kind in clip if kind == "sounding"]) for clip in probe.objects]
+    truth = box_targets(sounding, height, width) >= 0.5
     iou = mask_iou(mask, truth)
     kinds = []
     for label, objects in zip(mask, probe.objects, strict=True):
@@ -125,12 +131,7 @@ def label_quality(mask: Tensor, keep: Tensor, probe: Probe) -> dict:
     }
 
 
-def _slice(batch: AVBatch, start: int, stop: int) -> AVBatch:
-    return AVBatch(image=batch.image[start:stop], audio=batch.audio[start:stop], boxes=batch.boxes[start:stop],
-                   has_box=batch.has_box[start:stop], ids=batch.ids[start:stop])  # fmt: skip
-
-
-def _val_records(run_dir: Path) -> dict[int, dict]:
+def _logged_records(run_dir: Path) -> dict[int, dict]:
     """Per epoch, from the run's log: each teacher's val AP50 (the student's in the warm-up, and
     for naive pseudo-labelling, whose student is its own teacher), and the training-time kept
     fraction and kept-label IoU over the epoch's batches (strong-view students, weak-view labels)."""
@@ -147,20 +148,21 @@ def _val_records(run_dir: Path) -> dict[int, dict]:
 
 
 def write_curves(rows: list[dict], data_root: Path, results_path: Path, device: torch.device) -> dict:
-    """`<table>_curves.json` and `<table>.png` beside the table, from every row's kept epochs."""
+    """`<table>_curves.json` and `<table>.png` beside the table, from every row's kept epochs.
+
+    A finished row's run is scored once and its curve kept beside its epochs (CURVE_FILE; delete
+    it to score again), so a suite that calls this after every row does not rescore earlier ones.
+    """
     curves = []
     for row in rows:
         run_dir = Path(row["run"] or "")
         if not row["run"] or not (run_dir / EPOCHS_FOLDER).is_dir():
             continue  # a baseline, or a row whose run folder is gone (another machine's table)
-        _, header = load_checkpoint(next((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")))
-        config = config_from_dict(header["config"])
-        shape = (header["image_size"], header["audio_seconds"], config.data.sample_rate)
-        probe = load_probe(data_root / "train", run_dir, *shape)
-        val = load_val(data_root / "val", *shape)
-        curves.append({key: row[key] for key in ("name", "method", "labeled_fraction", "seed")}
-                      | {"warmup_epochs": config.semi.warmup_epochs, "probe_clips": len(probe.batch.ids),
-                         "epochs": epoch_curve(run_dir, probe, val, device)})  # fmt: skip
+        cached = run_dir / EPOCHS_FOLDER / CURVE_FILE
+        if not cached.exists():
+            write_json(cached, _run_curve(run_dir, data_root, device))
+        curve = json.loads(cached.read_text())
+        curves.append({key: row[key] for key in ("name", "method", "labeled_fraction", "seed")} | curve)
     curves_path = results_path.with_name(results_path.stem + "_curves.json")
     write_json(curves_path, curves)
     if not curves:
@@ -168,6 +170,16 @@ def write_curves(rows: list[dict], data_root: Path, results_path: Path, device: 
     plot_path = results_path.with_suffix(".png")
     plot_curves(curves, plot_path)
     return {"curves": str(curves_path), "plot": str(plot_path)}
+
+
+def _run_curve(run_dir: Path, data_root: Path, device: torch.device) -> dict:
+    _, header = load_checkpoint(next((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")))
+    config = config_from_dict(header["config"])
+    shape = (header["image_size"], header["audio_seconds"], config.data.sample_rate)
+    probe = load_probe(data_root / "train", run_dir, *shape)
+    val = load_val(data_root / "val", *shape)
+    return {"warmup_epochs": config.semi.warmup_epochs, "probe_clips": len(probe.objects),
+            "epochs": epoch_curve(run_dir, probe, val, device)}  # fmt: skip
 
 
 # (curve key, axis title): one row of panels each, one column per labelled fraction

@@ -38,6 +38,11 @@ class Row:
     overrides: tuple[str, ...] = ()
 
     @property
+    def reported_fraction(self) -> float | None:
+        """The fraction a results row records: none for the rows that use no boxes."""
+        return self.fraction if self.method not in (None, "selfsup") else None
+
+    @property
     def fraction_free(self) -> bool:
         """Rows that do not depend on the labelled fraction are measured once per seed."""
         return self.method in (None, "selfsup") or self.fraction == 1.0
@@ -80,7 +85,7 @@ def run_row(
     audio_seconds: float,
     overrides: tuple[str, ...] = (),
 ) -> dict:
-    """Train the row's method (unless it is the centre baseline) and score it on the test split."""
+    """Train the row's method (unless it is a baseline map) and score it on the test split."""
     started = time.perf_counter()
     if row.method is None:
         metrics = test_metrics(
@@ -115,7 +120,7 @@ def _summary(row: Row, seed: int, metrics: dict, log: dict, seconds: float, run_
     return {
         "name": row.name,
         "method": row.method,
-        "labeled_fraction": row.fraction if row.method not in (None, "selfsup") else None,
+        "labeled_fraction": row.reported_fraction,
         "seed": seed,
         "n": metrics["n"],
         "overrides": list(row.overrides),

@@ -123,7 +123,8 @@ def run(
             for row in chosen.rows(fraction):
                 if row.fraction_free and fraction != plan[0][0]:
                     continue  # fraction-free rows are measured once per seed, with the main fraction
-                if _row_key(row, seed) in {_finished_key(r) for r in _finished_rows(results_path)}:
+                finished = {(r["name"], r["labeled_fraction"], r["seed"]) for r in _finished_rows(results_path)}
+                if (row.name, row.reported_fraction, seed) in finished:
                     continue  # read again each time: a suite in another process may have finished it
                 run_dir = work_dir / "runs" / f"{fraction:g}" / _folder_name(row.name) / f"seed{seed}"
                 with claimed(run_dir) as ours:
@@ -143,14 +144,6 @@ def run(
     if chosen.finish and not made:
         made = chosen.finish(rows, data_root, results_path, device)
     return {"rows": len(rows), "results": str(results_path), **made}
-
-
-def _row_key(row: Row, seed: int) -> tuple:
-    return row.name, row.fraction if row.method not in (None, "selfsup") else None, seed
-
-
-def _finished_key(result: dict) -> tuple:
-    return result["name"], result["labeled_fraction"], result["seed"]
 
 
 @contextmanager

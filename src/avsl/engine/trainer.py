@@ -417,15 +417,13 @@ def _write_run_files(
 
 
 def _save_epoch_weights(run_dir: Path, method, header: dict, epoch: int) -> None:
-    """The weights alone (no optimizer state): enough to rebuild every network of the method."""
-    path = epoch_weights_path(run_dir, epoch)
-    path.parent.mkdir(exist_ok=True)
-    save_checkpoint(path, prefixed("modules.", method.modules.state_dict()), header)
-
-
-def epoch_weights_path(run_dir: Path, epoch: int) -> Path:
-    """Where `keep_epochs` puts the weights of every network of the method after `epoch` epochs."""
-    return run_dir / EPOCHS_FOLDER / f"epoch_{epoch:03d}.safetensors"
+    """EPOCHS_FOLDER/epoch_NNN: the weights alone (no optimizer state), enough to rebuild every
+    network of the method."""
+    folder = run_dir / EPOCHS_FOLDER
+    folder.mkdir(exist_ok=True)
+    save_checkpoint(
+        folder / f"epoch_{epoch:03d}.safetensors", prefixed("modules.", method.modules.state_dict()), header
+    )
 
 
 def clear_run(run_dir: Path) -> None:
