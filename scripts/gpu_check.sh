@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Every GPU check of avsl in one go (a few minutes on one H200): the `gpu` tests (each method
 # trains in fp32 and bf16, validates, resumes and evaluates on CUDA), then the GPU benches,
-# whose JSON lands in OUT (default results/) named after the device.
-# Usage: scripts/gpu_check.sh [OUT]   (run from the repository root, avsl importable)
+# whose JSON lands in OUT (default results/) named after the device; last, with SCALE=1, the
+# 224 px ResNet-18 study of issue #15 (`avsl bench --suite scale`: its benchmark, supervised and
+# DMT at 3 %), whose table, curves and plot are copied to OUT.
+# Usage: [SCALE=1] scripts/gpu_check.sh [OUT]   (run from the repository root, avsl importable)
 set -euo pipefail
 out=${1:-results}
 mkdir -p "$out"
@@ -12,3 +14,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||
 python -m pytest -q -m gpu tests
 python -m avsl.cli.main bench --suite dmt --device cuda --out "$out/bench_dmt_cuda.json"
 python -m avsl.cli.main bench --suite train --device cuda --out "$out/bench_train_cuda.json"
+if [[ "${SCALE:-0}" == 1 ]]; then
+  python -m avsl.cli.main bench --suite scale
+  [[ "$out" -ef results ]] || cp results/scale.* results/scale_curves.json "$out"/
+fi

@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -128,3 +130,21 @@ def test_a_row_claimed_by_a_live_process_is_left_to_it(tmp_path):
         with methods_suite.claimed(tmp_path) as second:
             assert not second  # one claim at a time
     assert not claim.exists()
+
+
+@pytest.mark.slow
+def test_scale_study_trains_every_row_on_the_paper_encoders(tmp_path):
+    scale = methods_suite.STUDIES["scale"]
+    assert scale.preset == "vggss_mix" and "model.visual=resnet18" in scale.overrides
+    short = replace(scale, overrides=(*scale.overrides, "optim.epochs=2", "semi.warmup_epochs=1"))
+    args = {"preset_name": "tiny", "work_dir": tmp_path / "work", "results_dir": tmp_path / "results"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(methods_suite.STUDIES, "scale", short)
+        made = methods_suite.run(**args, study="scale", device=torch.device("cpu"))
+    rows = json.loads((tmp_path / "results" / "scale_tiny.json").read_text())
+    assert [r["name"] for r in rows] == ["center", "full", "ground-truth box (cap)", "supervised", "dmt"]
+    for row in rows[3:]:
+        saved = load_config(Path(row["run"]) / "config.yaml")
+        assert (saved.model.visual, saved.model.audio, saved.model.dim) == ("resnet18", "resnet18", 512)
+    (curve,) = json.loads(Path(made["curves"]).read_text())
+    assert curve["method"] == "dmt" and [p["epoch"] for p in curve["epochs"]] == [1, 2]  # warm-up's end, then after

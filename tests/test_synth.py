@@ -9,15 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from avsl.cli.main import main
+from avsl.constants import EVAL_SIZE
 from avsl.data.dataset import AVDataset
+from avsl.data.reference import REFERENCE_DIR
 from avsl.data.synth.classes import CLASSES, twin_of
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.render import mask_box, object_mask, render_frame
 from avsl.data.synth.scene import sample_scene
 from avsl.data.synth.writer import generate, scene_for
 from avsl.errors import AvslError
+from avsl.metrics.protocol import mean_box_area, size_bucket_index
 
 TINY = get_preset("tiny")
 
@@ -100,6 +104,23 @@ def test_scenes_draw_from_the_presets_classes_only():
         replace(preset, num_classes=7)
     with pytest.raises(AvslError, match="from 6 to 64"):
         replace(preset, num_classes=4)  # four objects in a frame leave no class to sound off-screen
+
+
+def _size_mix(areas: torch.Tensor) -> np.ndarray:
+    """Shares of the protocol's size buckets, for box areas in EVAL_SIZE x EVAL_SIZE pixels."""
+    return np.bincount(size_bucket_index(areas).numpy(), minlength=4) / len(areas)
+
+
+def test_vggss_mix_preset_draws_the_size_mix_of_the_vggss_boxes():
+    preset = get_preset("vggss_mix")
+    rng = np.random.default_rng(0)
+    objects = [sample_scene(rng, preset, "sounding").sounding_object for _ in range(3000)]
+    drawn = torch.tensor([o.width * o.height / preset.image_size**2 * EVAL_SIZE**2 for o in objects])
+    entries = json.loads((REFERENCE_DIR / "vggss.json").read_text())
+    vggss = mean_box_area([torch.tensor(entry["bbox"]) for entry in entries])
+    assert np.abs(_size_mix(drawn) - _size_mix(vggss)).max() < 0.03  # each bucket within 3 points
+    with pytest.raises(AvslError, match="size_weights"):
+        replace(preset, size_weights=(0.5, 0.5, 0.5, 0.5))
 
 
 def test_boxes_match_the_drawn_objects():

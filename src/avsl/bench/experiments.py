@@ -26,6 +26,8 @@ from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredict
 # the maps every table shows without a model: two trivial ones, and the ground truth itself,
 # whose row is each score's cap on the test split (the median rule's is well below 100)
 BASELINES = {"center": CenterPredictor, "full": FullPredictor, "ground-truth box (cap)": BoxPredictor}
+# the encoders of EZ-VSL and SLAVC: ResNet-18 on the frame and on a 257-bin spectrogram, 512-d
+PAPER_ENCODERS = ("model.visual=resnet18", "model.audio=resnet18", "model.frontend=ezvsl", "model.dim=512")
 
 
 @dataclass(frozen=True)

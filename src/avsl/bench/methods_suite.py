@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from avsl.bench import drift
-from avsl.bench.experiments import Row, baseline_rows, markdown_table, run_row, table_rows
+from avsl.bench.experiments import PAPER_ENCODERS, Row, baseline_rows, markdown_table, run_row, table_rows
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import GENERATOR_VERSION, generate
@@ -29,13 +29,16 @@ CLAIM_FILE = "suite.claim"  # in a row's run folder while a suite runs it: the p
 
 @dataclass(frozen=True)
 class Study:
-    """A table: its rows at one labelled fraction, and the fractions and seeds it runs."""
+    """A table: its rows at one labelled fraction, the fractions and seeds it runs, and the
+    synthetic preset and config changes that all its rows share."""
 
     rows: Callable[[float], list[Row]]
     plan: Plan
-    table: str  # results/<table>.{json,md}; another preset's gets a `_<preset>` suffix
+    table: str  # results/<table>.{json,md}; another preset than its own gets a `_<preset>` suffix
     # what is made from the finished rows beside the table: (rows, data root, table path, device)
     finish: Callable[[list[dict], Path, Path, torch.device], dict] | None = None
+    preset: str = "bench"
+    overrides: tuple[str, ...] = ()
 
 
 def ablation_rows(fraction: float) -> list[Row]:
@@ -73,6 +76,17 @@ def long_schedule_rows(fraction: float) -> list[Row]:
     return [*baseline_rows(), *(Row(f"{m} (long)", m, fraction, long) for m in ("dmt", "meanteacher", "pseudo"))]
 
 
+def scale_rows(fraction: float) -> list[Row]:
+    """DMT against its supervised part at the papers' input size. Its kept epochs give the
+    teachers' val scores at the end of the warm-up and after it: whether the unbiased stage
+    improves on its own warm-up."""
+    return [
+        *baseline_rows(),
+        Row("supervised", "supervised", fraction),
+        Row("dmt", "dmt", fraction, ("keep_epochs=true",)),
+    ]
+
+
 # ISSUE #5: 3 % labels over 3 seeds, 1 % and 10 % with one seed; ISSUE #15: the studies at 3 %
 # with one seed, the long schedule at 1 % too.
 DEFAULT_PLAN: Plan = ((0.03, (0, 1, 2)), (0.01, (0,)), (0.10, (0,)))
@@ -81,6 +95,9 @@ STUDIES = {
     "ablations": Study(ablation_rows, ((0.03, (0,)),), "ablations"),
     "lvs": Study(lvs_rows, ((0.03, (0,)),), "lvs"),
     "long": Study(long_schedule_rows, ((0.03, (0,)), (0.01, (0,))), "long_schedule", drift.write_curves),
+    # ISSUE #15: 224 px, ResNet-18 pairs (no ImageNet weights: none can be downloaded here) and
+    # VGG-SS's size mix, where the tiny encoders at 96 px cannot see small objects; a GPU's work
+    "scale": Study(scale_rows, ((0.03, (0,)),), "scale", drift.write_curves, "vggss_mix", PAPER_ENCODERS),
 }
 
 
@@ -99,21 +116,23 @@ def ensure_benchmark(root: Path, preset_name: str, seed: int = 0) -> bool:
 
 
 def run(
-    preset_name: str = "bench",
+    preset_name: str | None = None,
     work_dir: Path | None = None,
     results_dir: Path = Path("results"),
     plan: Plan | None = None,
     device: torch.device | None = None,
     study: str = "methods",
 ) -> dict:
-    """The `bench` preset's tables are `results/<table>.{json,md}`; another preset's are
-    `results/<table>_<preset>.{json,md}`; the runs go to `runs/bench[_<preset>]/`."""
+    """A study on its own preset writes `results/<table>.{json,md}`, on another preset
+    `results/<table>_<preset>.{json,md}`; the runs go to `runs/bench[_<preset>]/` (no suffix
+    for `bench`), so studies on one preset share its benchmark."""
     device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     chosen = STUDIES[study]
     plan = plan or chosen.plan
+    preset_name = preset_name or chosen.preset
     preset = get_preset(preset_name)
-    suffix = "" if preset_name == "bench" else f"_{preset_name}"
-    work_dir = work_dir or Path(f"runs/bench{suffix}")
+    suffix = "" if preset_name == chosen.preset else f"_{preset_name}"
+    work_dir = work_dir or Path("runs/bench" + ("" if preset_name == "bench" else f"_{preset_name}"))
     data_root = work_dir / "data"
     ensure_benchmark(data_root, preset_name)
     results_path = results_dir / f"{chosen.table}{suffix}.json"
@@ -133,7 +152,7 @@ def run(
                         continue
                     print(f"== {row.name} (labels {fraction:.0%}, seed {seed}) ==", flush=True)
                     result = run_row(row, data_root, run_dir, config_path("bench"), seed, device,
-                                     preset.image_size, preset.audio_seconds)  # fmt: skip
+                                     preset.image_size, preset.audio_seconds, chosen.overrides)  # fmt: skip
                     rows = [*_finished_rows(results_path), {**result, "generator_version": GENERATOR_VERSION}]
                     write_json(results_path, rows)
                 table = markdown_table(rows)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from avsl.bench.experiments import PAPER_ENCODERS
 from avsl.bench.timing import median_seconds, wait_for_devices
 from avsl.config import load_config
 from avsl.data.augment import stored_size
@@ -37,7 +38,6 @@ METHODS = {
     "selfsup": ["method=selfsup"],
     "dmt": ["method=dmt", "semi.warmup_epochs=0", "semi.pair_b_audio=resnet18"],
 }
-PAPER = ["model.visual=resnet18", "model.audio=resnet18", "model.frontend=ezvsl", "model.dim=512"]
 
 
 def run(
@@ -47,7 +47,7 @@ def run(
     steps: int = 12,
     work_dir: Path | None = None,
     size: int = SIZE,
-    encoders: tuple[str, ...] = PAPER,
+    encoders: tuple[str, ...] = PAPER_ENCODERS,
 ) -> dict:
     """See the module docstring; `size` and `encoders` shrink it for a test on the CPU."""
     results: dict = {"device": device_name(device), "image_size": size, "audio_seconds": SECONDS}

@@ -42,7 +42,9 @@ def add_parser(commands) -> None:
     tables = ", ".join(methods_suite.STUDIES)
     parser.add_argument("--seeds", type=int, nargs="+", help=f"table suites ({tables}): seeds (default: the suite's)")
     parser.add_argument("--fractions", type=float, nargs="+", help="table suites: labelled fractions")
-    parser.add_argument("--preset", help="table suites: synthetic preset (default bench; also hard)")
+    parser.add_argument(
+        "--preset", help="table suites: synthetic preset (default: the suite's; bench, hard, vggss_mix)"
+    )
     parser.add_argument("--device", help="train and dmt suites: cpu (default) or cuda[:N] (the papers' sizes)")
     parser.set_defaults(run=run)
 
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         plan = None
         if args.seeds or args.fractions:
             plan = tuple((f, tuple(args.seeds or (0,))) for f in (args.fractions or (0.03,)))
-        results = {"suite": args.suite, **methods_suite.run(args.preset or "bench", plan=plan, study=args.suite)}
+        results = {"suite": args.suite, **methods_suite.run(args.preset, plan=plan, study=args.suite)}
     elif args.suite in DEVICE_SUITES:
         device = pick_device(args.device or "cpu")
         results = {"suite": args.suite, **SUITES[args.suite](device=device)}

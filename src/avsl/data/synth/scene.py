@@ -17,15 +17,12 @@ from avsl.data.synth.presets import SynthPreset
 SceneKind = Literal["sounding", "silent", "offscreen"]
 
 # Object box area as a fraction of the frame, per size bucket of the protocol (SLAVC's
-# 32^2 / 96^2 / 144^2 bounds in 224 x 224 pixels are 2.0 %, 18.4 %, 41.3 %), and how often
-# each bucket is drawn, for the sounding object and the distractors alike. Under the median
-# threshold half the frame is "on", so a clip can only reach cIoU 0.5 when its object covers a
-# quarter of the frame: the size mix sets AP50's ceiling (as on VGG-SS). Side-by-side pairs cap
-# huge objects at about half the frame, so the sounding boxes come out near 10 / 16 / 49 / 24 %
-# (VGG-SS: 3 / 35 / 33 / 29 %) and 58 % of them reach a quarter of the frame. Small objects are
-# over-represented so that their weakness can be measured.
+# 32^2 / 96^2 / 144^2 bounds in 224 x 224 pixels are 2.0 %, 18.4 %, 41.3 %); the preset's
+# size_weights say how often each bucket is drawn. Under the median threshold half the frame is
+# "on", so a clip can only reach cIoU 0.5 when its object covers a quarter of the frame: the
+# size mix sets AP50's ceiling (as on VGG-SS). Side-by-side pairs cap huge objects at about half
+# the frame, so the sounding boxes' mix differs from the weights (presets.py gives both).
 SIZE_RANGES = {"small": (0.006, 0.02), "medium": (0.02, 0.18), "large": (0.18, 0.41), "huge": (0.41, 0.64)}
-SIZE_WEIGHTS = {"small": 0.10, "medium": 0.15, "large": 0.30, "huge": 0.45}
 ASPECT_RANGE = (0.6, 1.7)  # width / height
 PLACEMENT_TRIES = 40
 
@@ -68,7 +65,7 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, kind: SceneKind)
     sounding_class = int(rng.integers(num_classes))
     distractor_classes = [c for c in range(num_classes) if c != sounding_class]
     sounding = kind == "sounding"
-    area_range = _size_range(rng)
+    area_range = _size_range(rng, preset)
     num_distractors = int(rng.integers(preset.min_objects - 1, preset.max_objects))
     placed: list[PlacedObject] = []
     if num_distractors and rng.random() < preset.rival_probability:
@@ -86,7 +83,7 @@ def sample_scene(rng: np.random.Generator, preset: SynthPreset, kind: SceneKind)
             cls = _first_distractor_class(rng, preset, sounding_class, distractor_classes)
         else:
             cls = int(rng.choice(distractor_classes))
-        other = _place(rng, preset, cls, _size_range(rng), placed, sounding=False)
+        other = _place(rng, preset, cls, _size_range(rng, preset), placed, sounding=False)
         if other is not None:
             placed.append(other)
     order = rng.permutation(len(placed))  # the sounding object is not always drawn first
@@ -116,8 +113,8 @@ def _first_distractor_class(
     return int(rng.choice(distractor_classes))
 
 
-def _size_range(rng: np.random.Generator) -> tuple[float, float]:
-    return SIZE_RANGES[rng.choice(list(SIZE_WEIGHTS), p=list(SIZE_WEIGHTS.values()))]
+def _size_range(rng: np.random.Generator, preset: SynthPreset) -> tuple[float, float]:
+    return SIZE_RANGES[rng.choice(list(SIZE_RANGES), p=list(preset.size_weights))]
 
 
 def _place(
