@@ -30,6 +30,6 @@ def test_refuses_rows_of_another_benchmark_version(tmp_path):
 def test_methods_suite_options_are_refused_for_other_suites(capsys):
     assert main(["bench", "--suite", "synth", "--preset", "hard", "--seeds", "1"]) == 2
     assert (
-        "--seeds, --preset: only the table suites (methods, ablations, lvs, long) take these options"
+        "--seeds, --preset: only the table suites (methods, ablations, lvs, long, scale) take these options"
         in capsys.readouterr().err
     )
