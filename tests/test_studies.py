@@ -148,3 +148,20 @@ def test_scale_study_trains_every_row_on_the_paper_encoders(tmp_path):
         assert (saved.model.visual, saved.model.audio, saved.model.dim) == ("resnet18", "resnet18", 512)
     (curve,) = json.loads(Path(made["curves"]).read_text())
     assert curve["method"] == "dmt" and [p["epoch"] for p in curve["epochs"]] == [1, 2]  # warm-up's end, then after
+
+
+def test_each_method_keeps_its_colour_in_every_column_of_the_plot(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    drawn = []
+    plot = Axes.plot
+    monkeypatch.setattr(
+        Axes, "plot", lambda axis, *a, **k: drawn.append((k["label"], k["color"])) or plot(axis, *a, **k)
+    )
+    point = {"epoch": 1, "iou_kept": 0.5}
+    curves = [  # the 3 % rows finished in another order than the 1 % rows
+        *({"method": m, "labeled_fraction": 0.03, "warmup_epochs": 1, "epochs": [point]} for m in ("pseudo", "dmt")),
+        *({"method": m, "labeled_fraction": 0.01, "warmup_epochs": 1, "epochs": [point]} for m in ("dmt", "pseudo")),
+    ]
+    drift.plot_curves(curves, tmp_path / "plot.png")
+    assert len(set(drawn)) == 2 and len(drawn) == 4 * len(drift.PANELS)  # two methods, two colours

@@ -199,15 +199,19 @@ def plot_curves(curves: list[dict], path: Path) -> None:
     from matplotlib import pyplot
 
     fractions = sorted({c["labeled_fraction"] for c in curves})
+    # one colour per method in every column, whatever order each fraction's rows finished in
+    methods = sorted({c["method"] for c in curves})
+    colours = {method: f"C{index}" for index, method in enumerate(methods)}
     figure, axes = pyplot.subplots(len(PANELS), max(len(fractions), 1), figsize=(4.5 * max(len(fractions), 1), 10),
                                    squeeze=False, sharex=True)  # fmt: skip
     for column, fraction in enumerate(fractions):
-        for curve in (c for c in curves if c["labeled_fraction"] == fraction):
+        for curve in sorted((c for c in curves if c["labeled_fraction"] == fraction), key=lambda c: c["method"]):
             epochs = [p["epoch"] for p in curve["epochs"]]
             for row, (key, title) in enumerate(PANELS):
                 values = [p.get(key) for p in curve["epochs"]]
                 axis = axes[row][column]
-                axis.plot(epochs, [float("nan") if v is None else v for v in values], marker=".", label=curve["method"])
+                axis.plot(epochs, [float("nan") if v is None else v for v in values], marker=".",
+                          label=curve["method"], color=colours[curve["method"]])  # fmt: skip
                 axis.axvline(curve["warmup_epochs"], color="grey", linestyle=":", linewidth=1)
                 axis.set_ylabel(title if column == 0 else "")
         axes[0][column].set_title(f"{fraction:.0%} labels")
