@@ -17,6 +17,7 @@ from avsl.bench import (
     synth_suite,
     train_suite,
 )
+from avsl.data.synth.presets import PRESETS
 from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.files import writable_dir, write_json
@@ -42,9 +43,8 @@ def add_parser(commands) -> None:
     tables = ", ".join(methods_suite.STUDIES)
     parser.add_argument("--seeds", type=int, nargs="+", help=f"table suites ({tables}): seeds (default: the suite's)")
     parser.add_argument("--fractions", type=float, nargs="+", help="table suites: labelled fractions")
-    parser.add_argument(
-        "--preset", help="table suites: synthetic preset (default: the suite's; bench, hard, vggss_mix)"
-    )
+    presets = ", ".join(PRESETS)
+    parser.add_argument("--preset", help=f"table suites: synthetic preset, one of {presets} (default: the suite's)")
     parser.add_argument("--device", help="train and dmt suites: cpu (default) or cuda[:N] (the papers' sizes)")
     parser.set_defaults(run=run)
 
