@@ -20,7 +20,7 @@ from avsl.metrics.protocol import (
     size_bucket_index,
     summarize,
 )
-from avsl.ops.maps import minmax_normalize, upsample_maps
+from avsl.ops.maps import upsample_maps
 
 
 def reference_ciou(pred_map: np.ndarray, gt_map: np.ndarray) -> float:
@@ -99,10 +99,39 @@ def test_score_maps_matches_numpy_reference(rule):
     np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-6)
 
 
-def test_median_score_invariant_to_minmax_normalisation():
-    maps = torch.randn(5, 224, 224) * 3 + 7
-    boxes = [torch.tensor([[0.1, 0.2, 0.6, 0.7]])] * 5
-    assert torch.equal(score_maps(maps, boxes), score_maps(minmax_normalize(maps), boxes))
+def public_code_ciou(heatmap: np.ndarray, gt_map: np.ndarray) -> float:
+    """EZ-VSL's test.py and utils.py as written, in numpy float32: normalize_img, the threshold
+    at sorted position int(H * W / 2), infer >= thres, then cal_CIOU."""
+    low, high = heatmap.min(), heatmap.max()
+    pred = (heatmap - low) / (high - low) if high - low != 0 else heatmap
+    threshold = np.sort(pred.flatten())[int(pred.shape[0] * pred.shape[1] / 2)]
+    infer = np.zeros(pred.shape)
+    infer[pred >= threshold] = 1
+    return float(np.sum(infer * gt_map) / (np.sum(gt_map) + np.sum(infer * (gt_map == 0))))
+
+
+def radial_map(side: int, scale: float, offset: float) -> torch.Tensor:
+    """A centred radial map: symmetric, so many pixels sit at one distance, and near-equal values
+    that float32 normalisation can round onto one another."""
+    grid = (torch.arange(side, dtype=torch.float32) + 0.5) / side
+    radius = torch.sqrt((grid[None, :] - 0.5) ** 2 + (grid[:, None] - 0.5) ** 2)
+    return offset - scale * radius
+
+
+def test_thresholds_the_normalised_map_exactly_as_the_public_code():
+    boxes = [torch.tensor([[0.3, 0.25, 0.65, 0.7]])]
+    gt = reference_gt(boxes[0].tolist(), 224, consensus=False)
+    raw_rule_differs = False
+    for side in (7, 14, 28, 56, 224):
+        for scale in (1e-3, 1.0, 30.0):
+            for offset in (0.0, 5.0, 100.0):
+                maps = upsample_maps(radial_map(side, scale, offset)[None], 224)  # (1, 224, 224)
+                ours = float(score_maps(maps, boxes, "median")[0])
+                # cIoU's own division is float32 here and float64 there; the rules differ by 1e-4 and more
+                assert ours == pytest.approx(public_code_ciou(maps[0].numpy(), gt), rel=1e-6), (side, scale, offset)
+                raw = float(ciou(binarize(maps, "median"), gt_maps(boxes, 224))[0])
+                raw_rule_differs |= raw != pytest.approx(ours, rel=1e-6)
+    assert raw_rule_differs  # the grid holds a case where skipping the normalisation scores otherwise
 
 
 def test_auc_trapezoid_by_hand():

@@ -5,6 +5,7 @@ never unpickles anything, so a checkpoint from anywhere is safe to open."""
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from avsl.files import atomic_write
 LAST_FILE = "last.safetensors"
 BEST_FILE = "best.safetensors"
 _HEADER_KEY = "avsl"
+# A paper-size DMT run (four ResNet-18 pairs' weights and the students' Adam state) takes about
+# 0.5 GB; a file far above this is not a checkpoint, and reading it whole would exhaust memory.
+MAX_CHECKPOINT_BYTES = 8 * 2**30
 
 
 def save_checkpoint(path: Path, tensors: dict[str, Tensor], header: dict[str, Any]) -> None:
@@ -31,11 +35,9 @@ def save_checkpoint(path: Path, tensors: dict[str, Tensor], header: dict[str, An
 
 def load_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Read a checkpoint written by `save_checkpoint`; AvslError if it is missing or corrupt."""
-    path = Path(path)
+    path = checked_checkpoint_file(Path(path))
     try:
         raw = path.read_bytes()
-    except FileNotFoundError:
-        raise AvslError(f"{path}: checkpoint not found") from None
     except OSError as err:
         raise AvslError(f"{path}: cannot read checkpoint ({err.strerror})") from None
     try:
@@ -46,6 +48,23 @@ def load_checkpoint(path: Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
     except (SafetensorError, ValueError, KeyError, json.JSONDecodeError, UnicodeDecodeError):
         raise AvslError(f"{path}: not an avsl checkpoint (corrupt or another format)") from None
     return tensors, header
+
+
+def checked_checkpoint_file(path: Path) -> Path:
+    """`path` if it is a regular file of a checkpoint's size: a device (/dev/zero) would be read
+    forever and a FIFO would block before any format check could refuse it."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise AvslError(f"{path}: checkpoint not found") from None
+    except OSError as err:
+        raise AvslError(f"{path}: cannot read checkpoint ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise AvslError(f"{path}: not a regular file (a device, FIFO or socket cannot hold a checkpoint)")
+    if info.st_size > MAX_CHECKPOINT_BYTES:
+        raise AvslError(f"{path}: {info.st_size / 2**30:.1f} GiB is larger than any checkpoint (limit "
+                        f"{MAX_CHECKPOINT_BYTES / 2**30:.0f} GiB)")  # fmt: skip
+    return path
 
 
 def prefixed(prefix: str, state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -63,7 +82,10 @@ def load_module_state(module: nn.Module, state: dict[str, Tensor], source: Path)
 
 
 def check_module_state(module: nn.Module, state: dict[str, Tensor], source: Path) -> None:
-    """AvslError unless `state` has exactly `module`'s keys and shapes (works on meta modules)."""
+    """AvslError unless `state` has exactly `module`'s keys and shapes (works on meta modules),
+    each weight of the module's kind (no integer or boolean tensor cast silently into a float
+    weight), finite, and stored whole (a view with a zero stride can claim a billion entries
+    in a few bytes)."""
     expected = module.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -78,6 +100,17 @@ def check_module_state(module: nn.Module, state: dict[str, Tensor], source: Path
             f"{source}: checkpoint does not match the model architecture ({len(missing)} missing, "
             f"{len(unexpected)} unexpected, {len(wrong)} mis-shaped tensors; e.g. {detail})"
         )
+    _check_values(expected, state, source)
+
+
+def _check_values(expected: dict[str, Tensor], state: dict[str, Tensor], source: Path) -> None:
+    for key, value in state.items():
+        if any(step == 0 and size > 1 for step, size in zip(value.stride(), value.shape, strict=True)):
+            raise AvslError(f"{source}: tensor {key} is a broadcast view (zero stride), not stored weights")
+        if expected[key].is_floating_point() != value.is_floating_point():
+            raise AvslError(f"{source}: tensor {key} is {value.dtype}, expected {expected[key].dtype}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise AvslError(f"{source}: tensor {key} holds NaN or infinite values (a diverged or damaged model)")
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:

@@ -94,7 +94,9 @@ class SemiConfig:
 @dataclass
 class TrainConfig:
     method: str = "selfsup"  # selfsup | supervised | pseudo | meanteacher | dmt
-    labeled_fraction: float = 1.0
+    # None: the method's own default (build.method_defaults): DMT's 3 % for the semi-supervised
+    # methods, every boxed clip for `supervised`
+    labeled_fraction: float | None = None
     seed: int = 0
     precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp32) | fp32 | bf16 (autocast)
     channels_last: bool = True

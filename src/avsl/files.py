@@ -8,13 +8,17 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from avsl.errors import AvslError
 
 TEMP_SUFFIX = ".tmp"  # atomic_write's partial files: ".<name>.<random>.tmp" beside the target
+# The folders `writable_dir` created during the current command (see `created_folders_removed_on_failure`).
+_CREATED_FOLDERS: ContextVar[list[Path] | None] = ContextVar("created_folders", default=None)
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -63,13 +67,53 @@ def writable_dir(path: Path, what: str = "output folder") -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AvslError(f"{path}: {what} is a file, not a folder")
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
+        created = _CREATED_FOLDERS.get()
+        if created is not None:
+            created.extend(reversed(missing))  # outermost first
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as err:
         raise AvslError(f"{path}: {what} is not writable ({_os_reason(err)})") from None
     return path
+
+
+@contextmanager
+def created_folders_removed_on_failure() -> Iterator[None]:
+    """Run a command so that the output folders it created are removed again, when still empty,
+    if it fails: a refused command leaves no trace for the user to wonder about."""
+    created: list[Path] = []
+    token = _CREATED_FOLDERS.set(created)
+    try:
+        yield
+    except BaseException:
+        for folder in reversed(created):  # innermost first
+            try:
+                folder.rmdir()  # only an empty folder goes
+            except OSError:
+                pass
+        raise
+    finally:
+        _CREATED_FOLDERS.reset(token)
+
+
+def same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one existing file: the same resolved path, or the same inode
+    reached through a hard link or a symlink."""
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def refuse_overwriting_inputs(output: Path, inputs: Iterable[Path | None], what: str = "output") -> None:
+    """AvslError when `output` is one of the command's `inputs`: writing it would destroy the
+    input the command is reading."""
+    for source in inputs:
+        if source is not None and same_file(output, source):
+            raise AvslError(f"{output}: the {what} would replace the input {source}; choose another path")
 
 
 def current_umask() -> int:

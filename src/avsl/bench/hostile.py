@@ -232,6 +232,7 @@ CLIP_CASES: tuple[ClipCase, ...] = (
     ClipCase("audio: NaN samples", "skip", _with_audio(_non_finite(float("nan")))),
     ClipCase("audio: infinite samples", "skip", _with_audio(_non_finite(float("inf")))),
     ClipCase("audio: truncated WAV", "score", _with_audio(_truncated_wav)),
+    ClipCase("audio: one sample", "skip", _with_audio(_write(_wav_bytes(_noise(1 / RATE), RATE, "PCM_16")))),
     ClipCase("audio: 0.05 s", "score", _with_audio(_write(_wav_bytes(_noise(0.05), RATE, "PCM_16")))),
     ClipCase("audio: 6 channels", "score", _with_audio(_write(_wav_bytes(_noise(1.0, channels=6), RATE, "PCM_16")))),
     ClipCase("audio: 8-bit PCM", "score", _with_audio(_eight_bit)),

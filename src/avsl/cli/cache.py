@@ -15,7 +15,7 @@ from tqdm import tqdm
 from avsl.cli.common import add_selection_arguments, positive_float, positive_int
 from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.augment import stored_size
-from avsl.data.cache import write_cache
+from avsl.data.cache import INDEX_FILE, is_cache, write_cache
 from avsl.engine.data import Selection, resolve_sizes, selected_dataset, split_dirs
 from avsl.errors import AvslError
 from avsl.files import writable_dir
@@ -38,8 +38,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     train_dir, val_dir = split_dirs(args.data, None)
-    if args.out.exists() and not args.overwrite:
-        raise AvslError(f"{args.out}: exists already (use --overwrite to replace it)")
+    _check_replaceable(args.out, args.data, args.overwrite)
     writable_dir(args.out.parent, "cache's parent folder")  # OUT.partial is written there, then renamed
     size, seconds = resolve_sizes(train_dir, args.image_size or 0, args.audio_seconds or 0.0)
     selection = Selection(args.format or "auto", tuple(args.split or ()), args.labeled or "", args.annotations or "")
@@ -57,3 +56,18 @@ def run(args: argparse.Namespace) -> int:
         for item in index["skipped"]:
             print(f"  skipped {item['id']}: {item['reason']}")
     return 0
+
+
+def _check_replaceable(out: Path, data: Path, overwrite: bool) -> None:
+    """OUT is new, or (with --overwrite) a cache: --overwrite deletes it, so it must never be the
+    data, a file, or any folder that is not a cache."""
+    if not out.exists():
+        return
+    if data.resolve().is_relative_to(out.resolve()):
+        raise AvslError(f"{out}: is (or holds) the data folder {data}; write the cache elsewhere")
+    if not out.is_dir():
+        raise AvslError(f"{out}: is a file, not a cache folder")
+    if not (is_cache(out) or is_cache(out / "train")):
+        raise AvslError(f"{out}: exists and is not a cache (no {INDEX_FILE}); --overwrite replaces only a cache")
+    if not overwrite:
+        raise AvslError(f"{out}: exists already (use --overwrite to replace it)")

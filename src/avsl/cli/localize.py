@@ -8,21 +8,25 @@ import io
 import math
 from pathlib import Path
 
+import av
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
-from avsl.cli.common import add_device_argument, positive_int
+from avsl.cli.common import add_device_argument, finite_float, positive_int
 from avsl.data.audio import load_audio_window
 from avsl.data.frames import load_frame
 from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
-from avsl.files import atomic_write, writable_dir
+from avsl.files import atomic_write, refuse_overwriting_inputs, writable_dir
+from avsl.inference.checkpoint_predictor import resolve_checkpoint
 from avsl.inference.model import LocalizationModel
-from avsl.inference.video_localize import AUDIO_HOP_S, VideoRun, localize_video
+from avsl.inference.video_localize import AUDIO_HOP_S, OUTPUT_TAG, VideoRun, localize_video
 from avsl.ops.overlay import render
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# Containers that take the overlay's H.264 (or MPEG-4) video and AAC audio.
+VIDEO_OUTPUT_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
 
 
 def add_parser(commands) -> None:
@@ -36,7 +40,7 @@ def add_parser(commands) -> None:
         "--stride", type=positive_int, default=1, help="localize every k-th frame (others keep its map)"
     )
     parser.add_argument("--alpha", type=_fraction, default=0.5, help="heatmap opacity, 0-1 (default 0.5)")
-    parser.add_argument("--min-confidence", type=float,
+    parser.add_argument("--min-confidence", type=finite_float,
                         help="show no heatmap where the map's maximum is below this (silent or unrelated sound)")  # fmt: skip
     parser.add_argument("--boxes", action="store_true", help="also draw the box of the map's hot region")
     parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the raw maps (and their times)")
@@ -45,6 +49,8 @@ def add_parser(commands) -> None:
                         help="frames share the audio window centred on the nearest multiple of this many seconds "
                              "(default %(default)s; 0: each frame's own)")  # fmt: skip
     parser.add_argument("--network", help="which network of the checkpoint (default: its inference one)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing output that avsl localize did not write")  # fmt: skip
     add_device_argument(parser)
     parser.set_defaults(run=run)
 
@@ -74,17 +80,51 @@ def _check_paths(args: argparse.Namespace, is_image: bool) -> None:
         raise AvslError(f"{args.audio}: audio file not found")
     if is_image and args.output.suffix.lower() != ".png":
         raise AvslError(f"{args.output}: the overlay of an image is written as .png")
-    if not is_image and args.output.suffix.lower() in IMAGE_SUFFIXES + ("",):
-        raise AvslError(f"{args.output}: the overlay of a video is a video: name it .mp4, .mkv, ...")
+    if not is_image and args.output.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+        raise AvslError(f"{args.output}: the overlay of a video is a video: name it {', '.join(VIDEO_OUTPUT_SUFFIXES)}")
     if args.save_maps is not None and args.save_maps.suffix != ".npz":
         raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
     if not (math.isfinite(args.audio_hop) and args.audio_hop >= 0):
         raise AvslError(f"--audio-hop must be a number of seconds >= 0, got {args.audio_hop}")
     if not args.output.parent.is_dir():
         raise AvslError(f"{args.output.parent}: output folder not found")
+    inputs = [args.input, args.audio, resolve_checkpoint(args.checkpoint)]
+    outputs = [args.output, _maps_path(args, is_image)]
+    for output in outputs:
+        if output is not None:
+            refuse_overwriting_inputs(output, inputs)
+    if outputs[1] is not None and outputs[1].resolve() == args.output.resolve():
+        raise AvslError(f"{args.output}: both the overlay and the maps would be written there")
+    if not args.overwrite:
+        _refuse_replacing_others(args.output)
     writable_dir(args.output.parent, "output folder")
     if args.save_maps is not None:
         writable_dir(args.save_maps.parent, "--save-maps folder")
+
+
+def _maps_path(args: argparse.Namespace, is_image: bool) -> Path | None:
+    """Where the raw maps go: --save-maps, or beside an image's overlay."""
+    if args.save_maps is not None or not is_image:
+        return args.save_maps
+    return args.output.with_suffix(".npz")
+
+
+def _refuse_replacing_others(output: Path) -> None:
+    """An existing output is replaced only when this command wrote it (its metadata says so):
+    anything else may be the user's own video or picture."""
+    if output.exists() and not _written_by_localize(output):
+        raise AvslError(f"{output}: exists and was not written by avsl localize (use --overwrite to replace it)")
+
+
+def _written_by_localize(path: Path) -> bool:
+    try:
+        if path.suffix.lower() == ".png":
+            with Image.open(path) as picture:
+                return picture.info.get("Software") == OUTPUT_TAG
+        with av.open(str(path), metadata_errors="ignore") as container:
+            return any(value == OUTPUT_TAG for value in container.metadata.values())
+    except (OSError, ValueError, av.error.FFmpegError):
+        return False
 
 
 def _localize_image(model: LocalizationModel, args: argparse.Namespace) -> int:
@@ -94,9 +134,11 @@ def _localize_image(model: LocalizationModel, args: argparse.Namespace) -> int:
     shown = args.min_confidence is None or found.confidence >= args.min_confidence
     overlay = render(np.asarray(picture), found.heatmap if shown else None, args.alpha, args.boxes)
     buffer = io.BytesIO()
-    Image.fromarray(overlay).save(buffer, format="PNG")
+    tags = PngImagePlugin.PngInfo()
+    tags.add_text("Software", OUTPUT_TAG)
+    Image.fromarray(overlay).save(buffer, format="PNG", pnginfo=tags)
     atomic_write(args.output, lambda stream: stream.write(buffer.getvalue()))
-    maps = args.save_maps or args.output.with_suffix(".npz")
+    maps = _maps_path(args, is_image=True)
     _save_npz(maps, logits=found.logits, heatmap=found.heatmap, confidence=np.float32(found.confidence))
     note = "" if shown else f" (below --min-confidence {args.min_confidence}: no heatmap drawn)"
     print(f"{args.output}: confidence {found.confidence:.3f}{note}; raw map in {maps}")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from avsl import __version__
 from avsl.cli import bench, cache, demo, eval, export, localize, prepare, synth, train
 from avsl.errors import AvslError, first_line
+from avsl.files import created_folders_removed_on_failure
 
 SUBCOMMANDS = (synth, prepare, cache, train, eval, localize, export, demo, bench)
 # OS errors the user's machine causes and the user can fix, wherever a library call raises them:
@@ -50,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), created_folders_removed_on_failure():
             warnings.showwarning = _one_line_warning(args.command)
             return int(args.run(args) or 0)
     except AvslError as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from tqdm import tqdm
 from avsl.cli.common import non_negative_int, positive_float, positive_int
 from avsl.constants import MAX_FRAME_PIXELS, SAMPLE_RATE
 from avsl.data.augment import stored_size
-from avsl.data.cache import write_cache
+from avsl.data.cache import INDEX_FILE, is_cache, write_cache
 from avsl.data.dataset import AVDataset
 from avsl.data.prepare import VIDEO_SUFFIXES, PrepareOptions, list_videos, prepare_all
 from avsl.engine.data import resolve_sizes
@@ -49,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
                              args.sample_rate, args.max_pixels)  # fmt: skip
     writable_dir(args.out)
     if args.cache is not None:
-        if args.cache.exists():
-            raise AvslError(f"{args.cache}: exists already; choose a new folder for the cache")
+        if args.cache.exists() and not is_cache(args.cache):
+            raise AvslError(f"{args.cache}: exists and is not a cache (no {INDEX_FILE}); choose a new folder")
         writable_dir(args.cache.parent, "cache's parent folder")
     videos, problems = list_videos(args.videos)
+    if not videos and not problems:
+        raise AvslError(f"{args.videos}: no videos found ({', '.join(VIDEO_SUFFIXES[:5])}, ...)")
     if args.strict and problems:
         raise AvslError(f"{problems[0].video}: {problems[0].problem} (--strict)")
     written = before = 0
@@ -68,6 +71,11 @@ def run(args: argparse.Namespace) -> int:
             else:
                 written += len(outcome.clips)
     _report(args.out, written, before, problems)
+    if written + before == 0:
+        for sub in ("frames", "audio"):
+            _remove_if_empty(args.out / sub)
+        raise AvslError(f"{args.out}: no clip written: all {len(problems)} video(s) were skipped "
+                        f"(each in {args.out / REPORT_FILE})")  # fmt: skip
     if args.cache is not None:
         _write_cache(args.out, args.cache, args.sample_rate, args.workers)
     return 0
@@ -94,13 +102,41 @@ def _report(out: Path, written: int, before: int, problems: list) -> None:
         atomic_write(out / REPORT_FILE, lambda stream: stream.write(report))
         print(f"skipped {len(problems)} video(s) (all in {out / REPORT_FILE}):", file=sys.stderr)
         for problem in problems[:20]:
-            print(f"  {problem.problem}", file=sys.stderr)
+            named = (
+                problem.problem if problem.problem.startswith(problem.video) else f"{problem.video}: {problem.problem}"
+            )
+            print(f"  {named}", file=sys.stderr)
     else:
         (out / REPORT_FILE).unlink(missing_ok=True)
 
 
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # not empty, or not there
+        pass
+
+
 def _write_cache(layout: Path, cache: Path, sample_rate: int, workers: int) -> None:
+    """The layout's training cache; a rerun keeps a cache that already holds every clip."""
     size, seconds = resolve_sizes(layout, 0, 0.0)
     dataset = AVDataset(layout, stored_size(size), sample_rate, seconds, frames="uint8")
+    if _cache_holds(cache, dataset.ids, size, sample_rate, seconds):
+        print(f"{cache}: training cache already holds the layout's {len(dataset)} clips")
+        return
     index = write_cache(dataset, cache, size, workers)
     print(f"{cache}: training cache of {index['count']} clips ({len(index['skipped'])} skipped)")
+
+
+def _cache_holds(cache: Path, ids: list[str], size: int, sample_rate: int, seconds: float) -> bool:
+    """Whether `cache` was written for these clips with these settings (its kept and skipped
+    clips together are exactly `ids`)."""
+    if not is_cache(cache):
+        return False
+    try:
+        index = json.loads((cache / INDEX_FILE).read_text())
+        covered = [*index["ids"], *(item["id"] for item in index["skipped"])]
+        settings = (index["input_size"], index["sample_rate"], index["audio_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # a damaged index: the cache is written again
+    return sorted(covered) == sorted(ids) and settings == (size, sample_rate, seconds)

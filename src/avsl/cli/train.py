@@ -9,10 +9,10 @@ from pathlib import Path
 from avsl.checkpoint import LAST_FILE, load_checkpoint
 from avsl.cli.common import add_device_argument, add_selection_arguments, positive_int
 from avsl.config import config_from_dict, load_config
-from avsl.engine.build import METHODS, check_config
+from avsl.engine.build import METHODS, SEMI_SUPERVISED, check_config, method_defaults
 from avsl.engine.data import split_dirs
 from avsl.engine.devices import pick_device
-from avsl.engine.trainer import holds_run, train
+from avsl.engine.trainer import CONFIG_FILE, holds_run, train
 from avsl.errors import AvslError
 from avsl.files import writable_dir
 
@@ -23,11 +23,13 @@ def add_parser(commands) -> None:
     parser.add_argument("--val", type=Path, help="validation layout (default: DATA/val when present)")
     parser.add_argument("--method", choices=METHODS, help="default: the config's (selfsup)")
     parser.add_argument("--localizer", help="ezvsl or lvs (default: the config's, ezvsl)")
-    parser.add_argument("--labeled-fraction", type=float, help="fraction of training clips whose boxes are used")
+    parser.add_argument("--labeled-fraction", type=float, help="fraction of training clips whose boxes are used "
+                        "(default: 0.03, DMT's, for pseudo, meanteacher and dmt; 1 for supervised)")  # fmt: skip
     add_selection_arguments(parser, "these clips are the labelled ones (e.g. dmt-train: DMT's 4,250), not a fraction")
     parser.add_argument("--val-split", action="append", metavar="LIST",
                         help="validation clips (e.g. dmt-val; from --val, or from --data when no val/ is there)")  # fmt: skip
-    parser.add_argument("--epochs", type=positive_int)
+    parser.add_argument("--epochs", type=positive_int, help="default: the config's; with --resume, more epochs "
+                        "than the run's extend it")  # fmt: skip
     parser.add_argument("--seed", type=int)
     parser.add_argument("--out", type=Path, help="run directory")
     parser.add_argument("--config", type=Path, help="YAML file of config values")
@@ -56,6 +58,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     _select_data(config, args)
     check_config(config)
+    if config.labeled_fraction is None and config.method in SEMI_SUPERVISED and not config.data.labeled:
+        config = method_defaults(config)
+        print(f"{config.method}: labelling {config.labeled_fraction:.0%} of the training clips, DMT's protocol "
+              "(--labeled-fraction to choose)", flush=True)  # fmt: skip
     if holds_run(args.out) and not args.overwrite:
         raise AvslError(f"{args.out}: holds a run already (use --resume {args.out} or --overwrite)")
     writable_dir(args.out, "run folder")
@@ -67,13 +73,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# Options that would change what a run is; --resume takes them from its checkpoint.
+_FIXED_BY_THE_RUN = {"method": "--method", "localizer": "--localizer", "labeled_fraction": "--labeled-fraction",
+                     "split": "--split", "labeled": "--labeled", "annotations": "--annotations", "format": "--format",
+                     "val_split": "--val-split", "seed": "--seed", "out": "--out", "config": "--config",
+                     "overrides": "--set", "overwrite": "--overwrite"}  # fmt: skip
+
+
 def _resume(args: argparse.Namespace) -> int:
+    unset = (None, [])  # argparse's defaults; `False` is --overwrite's, compared by identity (0 == False)
+    given = [flag for name, flag in _FIXED_BY_THE_RUN.items() if getattr(args, name) not in unset
+             and getattr(args, name) is not False]  # fmt: skip
+    if given:
+        raise AvslError(f"--resume continues {args.resume} with the settings it was started with; {given[0]} cannot "
+                        "change them (start a new run with --out, or pass only --epochs, --data, --val, --device)")  # fmt: skip
     path = args.resume / LAST_FILE
+    if args.resume.is_dir() and not path.exists() and (args.resume / CONFIG_FILE).exists():
+        raise AvslError(f"{args.resume}: the run stopped before its first checkpoint, so there is nothing to resume; "
+                        "start it again with the same command")  # fmt: skip
     _, header = load_checkpoint(path)
     if not isinstance(header.get("config"), dict) or not isinstance(header.get("data"), dict):
         raise AvslError(f"{path}: not a training checkpoint (no saved config or data folders)")
     config = config_from_dict(header["config"])
     check_config(config)
+    if args.epochs is not None:
+        if args.epochs < config.optim.epochs:
+            raise AvslError(f"{args.resume}: the run is set for {config.optim.epochs} epochs; --resume --epochs "
+                            "can only extend it")  # fmt: skip
+        config.optim.epochs = args.epochs
+        check_config(config)
     if args.strict:
         config.data.strict = True
     writable_dir(args.resume, "run folder")
@@ -83,6 +111,10 @@ def _resume(args: argparse.Namespace) -> int:
     if train_dir is None:
         raise AvslError(f"{path}: the saved training folder is missing; pass --data")
     result = train(config, train_dir, val_dir, args.resume, pick_device(args.device), resume=True)
+    if result.finished_before:
+        print(f"{args.resume}: finished already ({result.steps} steps, {config.optim.epochs} epochs); "
+              f"--resume {args.resume} --epochs N (N > {config.optim.epochs}) trains it further")  # fmt: skip
+        return 0
     _report(result)
     return 0
 

@@ -15,6 +15,10 @@ import soxr
 
 from avsl.errors import AvslError
 
+# The shortest sound worth a map: one spectrogram window (512 samples at 16 kHz, the logmel and
+# EZ-VSL front ends' n_fft). Anything shorter is tiled into a near-constant signal.
+MIN_AUDIO_SECONDS = 0.032
+
 
 def load_audio_window(path: Path, sample_rate: int, seconds: float, centre: float | None = None) -> np.ndarray:
     """Read `seconds` of audio centred on `centre` (seconds; None = middle of the clip).
@@ -64,6 +68,11 @@ def finish_window(data: np.ndarray, native_rate: int, sample_rate: int, seconds:
     resample, tile a short clip, cut to round(seconds x sample_rate)."""
     if not np.isfinite(data).all():  # np.clip keeps NaN: one would poison a whole training run
         raise AvslError(f"{source}: audio holds NaN or infinite samples")
+    if 0 < len(data) < MIN_AUDIO_SECONDS * native_rate:
+        raise AvslError(
+            f"{source}: audio lasts {len(data)} sample(s) ({len(data) / native_rate * 1000:.1f} ms), less than "
+            f"one {MIN_AUDIO_SECONDS * 1000:.0f} ms spectrogram window"
+        )
     length = round(seconds * sample_rate)
     mono = np.clip(data, -1.0, 1.0).mean(axis=1)  # (frames,)
     if native_rate != sample_rate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from avsl.config import TrainConfig
 from avsl.data.formats import FORMATS
@@ -15,6 +16,9 @@ from avsl.models import list_localizers
 
 METHODS = ("selfsup", "supervised", "pseudo", "meanteacher", "dmt")
 NEEDS_BOXES = ("supervised", "pseudo", "meanteacher", "dmt")
+SEMI_SUPERVISED = ("pseudo", "meanteacher", "dmt")  # learn from labelled and unlabelled clips
+# DMT's protocol labels 3 % of the training clips (Guo et al., NeurIPS 2023, sec. 4.1).
+SEMI_LABELED_FRACTION = 0.03
 INFERENCE_ONLY = ("slavc",)  # localizers for peers' released checkpoints (avsl.inference.peers)
 
 
@@ -36,6 +40,15 @@ def localizer_spec(config: TrainConfig, audio: str | None = None) -> dict:
     }
 
 
+def method_defaults(config: TrainConfig) -> TrainConfig:
+    """`config` with the settings left to the method filled in: the labelled fraction (DMT's 3 %
+    for a semi-supervised method, which labelling every clip would turn into plain supervision;
+    all boxed clips for `supervised`)."""
+    if config.labeled_fraction is not None:
+        return config
+    return replace(config, labeled_fraction=SEMI_LABELED_FRACTION if config.method in SEMI_SUPERVISED else 1.0)
+
+
 def check_config(config: TrainConfig) -> None:
     if config.method not in METHODS:
         raise AvslError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
@@ -45,8 +58,9 @@ def check_config(config: TrainConfig) -> None:
         raise AvslError(
             f"the {config.model.localizer} localizer loads released checkpoints; it has no training objective here"
         )
-    if not 0 < config.labeled_fraction <= 1:
-        raise AvslError(f"labelled fraction must be in (0, 1], got {config.labeled_fraction}")
+    fraction = config.labeled_fraction
+    if fraction is not None and not 0 < fraction <= 1:
+        raise AvslError(f"labelled fraction must be in (0, 1], got {fraction}")
     if config.data.format not in FORMATS:
         raise AvslError(f"data.format must be one of {', '.join(FORMATS)}, got {config.data.format!r}")
     if config.precision not in PRECISIONS:
@@ -54,10 +68,15 @@ def check_config(config: TrainConfig) -> None:
     _check_numbers(config)
     if config.data.batch_size < 2:
         raise AvslError("data.batch_size must be at least 2 (contrastive losses need negatives)")
-    if config.method in ("pseudo", "meanteacher", "dmt") and not 0 < config.semi.labeled_batch < config.data.batch_size:
+    if config.method in SEMI_SUPERVISED and not 0 < config.semi.labeled_batch < config.data.batch_size:
         raise AvslError(
             f"semi.labeled_batch ({config.semi.labeled_batch}) must be between 0 and data.batch_size "
             f"({config.data.batch_size}): each step mixes labelled and unlabelled clips"
+        )
+    if config.method in SEMI_SUPERVISED and config.semi.warmup_epochs >= config.optim.epochs:
+        raise AvslError(
+            f"{config.method}'s pseudo-label stage never runs: optim.epochs ({config.optim.epochs}) must be above "
+            f"semi.warmup_epochs ({config.semi.warmup_epochs}), the supervised warm-up"
         )
 
 
@@ -95,6 +114,7 @@ def _check_numbers(config: TrainConfig) -> None:
 
 def build_method(config: TrainConfig, steps_per_epoch: int):
     """The method object for `config.method` with its networks initialised from the seed."""
+    config = method_defaults(config)
     check_config(config)
     spec = localizer_spec(config)
     if config.method == "selfsup":

@@ -136,6 +136,7 @@ def load_train_data(
     strict: bool = False,
     selection: Selection = Selection(),
     val_selection: Selection = Selection(),
+    needs_unlabeled: bool = False,
 ) -> TrainData:
     """Both splits' sources and the labelled subset.
 
@@ -159,6 +160,11 @@ def load_train_data(
     is_labeled = torch.zeros(len(train), dtype=torch.bool)
     is_labeled[labeled] = True
     unlabeled = (~is_labeled).nonzero().flatten()
+    if needs_unlabeled and len(unlabeled) == 0:
+        raise AvslError(
+            f"{train_dir}: every one of the {len(train)} training clips is labelled, so a semi-supervised method "
+            "has no unlabelled clip to learn from; label a fraction (e.g. --labeled-fraction 0.03) or add clips"
+        )
     if needs_boxes and len(unlabeled) == 0:
         unlabeled = labeled  # every clip is labelled: the unlabelled stream reuses them
     return TrainData(train, val, labeled, unlabeled, size, seconds)

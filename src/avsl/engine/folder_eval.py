@@ -80,6 +80,14 @@ def evaluate_folder(predictor, data: Path, options: FolderEval, device: torch.de
     if not result.scored:
         first = result.skipped[0].reason if result.skipped else "none was annotated"
         raise AvslError(f"{data}: no clip could be scored ({len(result.skipped)} skipped; first: {first})")
+    if result.unannotated:
+        listed = "listed " if test_set.lists else ""
+        warnings.warn(
+            f"{len(result.unannotated)} {listed}clip(s) have no annotation ({dataset.layout.annotation_source}) and "
+            f"were not scored: {', '.join(result.unannotated[:5])}{', ...' if len(result.unannotated) > 5 else ''} "
+            "(all in metrics.json 'unannotated')",
+            stacklevel=2,
+        )
     metrics = result.metrics(options.threshold)
     metrics.update(
         data=str(data),

@@ -30,7 +30,7 @@ from avsl.config import TrainConfig, config_to_dict, config_to_yaml
 from avsl.data.source import ClipSource, evaluation_batches
 from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.batches import BatchAssembler, Prefetcher
-from avsl.engine.build import NEEDS_BOXES, build_method, steps_per_epoch
+from avsl.engine.build import NEEDS_BOXES, SEMI_SUPERVISED, build_method, method_defaults, steps_per_epoch
 from avsl.engine.data import Selection, TrainData, load_train_data
 from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
 from avsl.engine.evaluate import evaluate
@@ -53,8 +53,9 @@ RUN_FOLDERS = ("tb", EPOCHS_FOLDER)
 
 
 def holds_run(run_dir: Path) -> bool:
-    """Whether `run_dir` has any file of a started or finished run."""
-    return any((run_dir / name).exists() for name in RUN_FILES + RUN_FOLDERS)
+    """Whether `run_dir` holds a run that `--resume` can continue: one with a checkpoint. A run
+    stopped before its first save left only its config and log, which a new start replaces."""
+    return any((run_dir / name).exists() for name in (LAST_FILE, BEST_FILE))
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TrainResult:
     best: dict | None
     final: dict  # val metrics of the evaluated networks at the end
     seconds: float
+    finished_before: bool = False  # a resumed run that had already trained every step
 
 
 def train(
@@ -83,6 +85,7 @@ def train(
             still spans the configured epochs.
     """
     started = time.perf_counter()
+    config = method_defaults(config)
     retain_freed_memory()  # each step reuses the previous step's pages (see avsl.engine.allocator)
     device = local_device(device)
     precision = resolve_precision(config.precision, device)
@@ -91,6 +94,7 @@ def train(
         train_dir, val_dir, config.data.image_size, config.data.audio_seconds, config.data.sample_rate,
         config.labeled_fraction, config.method in NEEDS_BOXES, config.seed, config.data.workers,
         config.data.max_pixels, config.data.strict, *selections(config),
+        needs_unlabeled=config.method in SEMI_SUPERVISED,
     )  # fmt: skip
     if dist_info.is_main:
         _warn_skipped(data, run_dir)
@@ -108,6 +112,10 @@ def train(
     start_step, best, epoch_state = 0, None, {}
     if resume:
         start_step, best, epoch_state = _restore(run_dir / LAST_FILE, method, optimizer)
+        if start_step >= total_steps:
+            if dist_info.world > 1:
+                shutdown_distributed()
+            return TrainResult(run_dir, start_step, best, {}, time.perf_counter() - started, finished_before=True)
     elif dist_info.is_main:
         _write_run_files(run_dir, config, data, train_dir, val_dir)
     log = RunLog(run_dir, enabled=dist_info.is_main)

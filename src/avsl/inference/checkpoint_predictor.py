@@ -16,7 +16,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from avsl.checkpoint import BEST_FILE, check_module_state, load_checkpoint, load_module_state, unprefixed
+from avsl.checkpoint import (
+    BEST_FILE,
+    check_module_state,
+    checked_checkpoint_file,
+    load_checkpoint,
+    load_module_state,
+    unprefixed,
+)
 from avsl.errors import AvslError
 from avsl.inference.peers import PEER_IMAGE_SIZE, is_peer_checkpoint, load_peer_checkpoint
 from avsl.methods.base import build_localizer
@@ -37,8 +44,8 @@ def resolve_checkpoint(path: Path) -> Path:
     if path.is_dir():
         if not (path / BEST_FILE).exists():
             raise AvslError(f"{path}: run directory has no {BEST_FILE} (did training finish an epoch?)")
-        return path / BEST_FILE
-    return path
+        path = path / BEST_FILE
+    return checked_checkpoint_file(path)
 
 
 class CheckpointPredictor:
@@ -72,7 +79,7 @@ class CheckpointPredictor:
         self.audio_seconds = float(
             _field(header, "audio_seconds", (int, float), self.path, default=3.0, bounds=(0.01, 600.0))
         )
-        return checked_spec(specs[self.network], self.path), unprefixed(f"modules.{self.network}.", tensors)
+        return specs[self.network], unprefixed(f"modules.{self.network}.", tensors)
 
     @torch.inference_mode()
     def __call__(self, batch: AVBatch) -> Tensor:
@@ -80,8 +87,9 @@ class CheckpointPredictor:
 
 
 def load_localizer(spec: dict, state: dict[str, Tensor], source: Path) -> nn.Module:
-    """The localizer of a checked `spec` holding `state`, its shapes compared before allocation."""
-    spec = {**spec, "visual_weights": "none"}  # the checkpoint holds every weight
+    """The localizer of `spec` holding `state`: the spec's bounds (avsl's header or a peer's
+    tensor shapes) and the tensors' shapes, kinds and values checked before allocation."""
+    spec = {**checked_spec(spec, source), "visual_weights": "none"}  # the checkpoint holds every weight
     with torch.device("meta"):
         skeleton = build_localizer(spec, seed=0)
     check_module_state(skeleton, state, source)  # any key or shape mismatch, before allocating

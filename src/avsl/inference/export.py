@@ -10,6 +10,8 @@ extra `avsl[onnx]` (onnx and onnxscript for torch's exporter, onnxruntime for th
 
 from __future__ import annotations
 
+import math
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,43 +49,52 @@ class ExportReport:
 
 
 def export_onnx(model: LocalizationModel, path: Path, check: bool = True) -> ExportReport:
-    """Write `path` (atomically) and, with `check`, compare onnxruntime's maps with PyTorch's."""
+    """Write `path` and, with `check`, compare onnxruntime's maps with PyTorch's first: the file
+    appears only once exported and checked, and nothing else is left beside it."""
     _require("onnx", "onnxscript")
     network = _MapOnly(model.network).cpu().eval()
     length = round(model.audio_seconds * model.sample_rate)
     image = torch.randn(2, 3, model.image_size, model.image_size)
     waveform = torch.rand(2, length) * 2 - 1
-    batch = torch.export.Dim("batch", min=1)
-    temp = path.with_name(f".{path.name}.export")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's progress notes, not problems
-            program = torch.onnx.export(
-                network, (image, waveform), dynamo=True, opset_version=OPSET,
-                input_names=["image", "waveform"], output_names=["map_logits"],
-                dynamic_shapes={"image": {0: batch}, "waveform": {0: batch}}, verbose=False,
-            )  # fmt: skip
-        program.save(str(temp))
-        data = temp.read_bytes()
-    except Exception as err:  # the exporter raises many types; all mean "this graph did not export"
-        raise AvslError(f"ONNX export failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
-    finally:
-        temp.unlink(missing_ok=True)
+    data = _exported(network, image, waveform, path)
+    difference = _check(network, data, model, length) if check else None
+    if difference is not None and not math.isfinite(difference):
+        raise AvslError(f"{path}: not written: onnxruntime's maps differ from PyTorch's by {difference} "
+                        "(non-finite maps on a random batch)")  # fmt: skip
     atomic_write(path, lambda stream: stream.write(data))
     with torch.inference_mode():
         map_shape = tuple(network(image[:1], waveform[:1]).shape[1:])
-    difference = _check(network, path, model, length) if check else None
     return ExportReport(path, (3, model.image_size, model.image_size), length, map_shape, difference)
 
 
-def _check(network: nn.Module, path: Path, model: LocalizationModel, length: int) -> float:
+def _exported(network: nn.Module, image: Tensor, waveform: Tensor, path: Path) -> bytes:
+    """The ONNX model's bytes. The exporter writes files (a large model's external data too), so
+    it writes into a temporary folder beside `path` that is removed whatever happens."""
+    batch = torch.export.Dim("batch", min=1)
+    with tempfile.TemporaryDirectory(prefix=f".{path.name}.", dir=path.parent) as folder:
+        temp = Path(folder) / path.name
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the exporter's progress notes, not problems
+                program = torch.onnx.export(
+                    network, (image, waveform), dynamo=True, opset_version=OPSET,
+                    input_names=["image", "waveform"], output_names=["map_logits"],
+                    dynamic_shapes={"image": {0: batch}, "waveform": {0: batch}}, verbose=False,
+                )  # fmt: skip
+            program.save(str(temp))
+            return temp.read_bytes()
+        except Exception as err:  # the exporter raises many types; all mean "this graph did not export"
+            raise AvslError(f"ONNX export failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
+
+
+def _check(network: nn.Module, data: bytes, model: LocalizationModel, length: int) -> float:
     _require("onnxruntime")
     import onnxruntime
 
     generator = torch.Generator().manual_seed(0)
     image = torch.randn(CHECK_BATCH, 3, model.image_size, model.image_size, generator=generator)
     waveform = torch.rand(CHECK_BATCH, length, generator=generator) * 2 - 1
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     (onnx_maps,) = session.run(None, {"image": image.numpy(), "waveform": waveform.numpy()})
     with torch.inference_mode():
         torch_maps = network(image, waveform).numpy()

@@ -31,6 +31,10 @@ from avsl.inference.model import Localization, LocalizationModel
 from avsl.ops.overlay import render
 
 OUTPUT_AUDIO_CODEC = "aac"
+# AAC's highest common rate: audio above what the encoder takes (192 kHz studio files) is resampled to it.
+FALLBACK_AUDIO_RATE = 48_000
+# Written into every overlay's metadata, so a rerun knows a file it may replace is its own output.
+OUTPUT_TAG = "avsl localize"
 # Frames may end this much before the header's duration (the last frame's own length, audio
 # running longer) without the file counting as truncated.
 TRUNCATION_SLACK_S = 1.0
@@ -70,7 +74,7 @@ class AudioTrack:
     the current and later windows need; its native frames go to `sink` (the output's encoder)."""
 
     def __init__(self, path: Path, model: LocalizationModel, sink=None) -> None:
-        self.container = open_media(path)
+        self.container = open_media(path)  # an AvslError naming `path` when it cannot be opened
         if not self.container.streams.audio:
             self.container.close()
             raise AvslError(f"{path}: no audio stream (pass --audio FILE to supply one)")
@@ -117,7 +121,10 @@ class AudioTrack:
             self.finished = True  # a damaged tail: keep what decoded
             return
         if self.sink is not None:
-            self.sink(frame)
+            try:
+                self.sink(frame)
+            except av.error.FFmpegError as err:  # the audio is the problem, not the video
+                raise AvslError(f"{self.path}: cannot re-encode its audio ({ffmpeg_reason(err)})") from None
         samples = pcm_channels(frame)
         if not np.isfinite(samples).all():
             raise AvslError(f"{self.path}: audio holds NaN or infinite samples")
@@ -156,11 +163,12 @@ def localize_video(
             video = container.streams.video[0]
             video.thread_type = "AUTO"
             claimed = stream_duration(container, video)
+            sink.metadata["comment"] = OUTPUT_TAG
             encoder = _video_encoder(sink, video)
             audio_out = _AudioEncoder(sink)
             track = AudioTrack(audio or source, model, audio_out.encode)
             try:
-                audio_out.open(track.stream)
+                audio_out.open(track)
                 total = video.frames or None
                 with tqdm(
                     total=total, desc="localize", unit="frame", disable=None if progress is None else not progress
@@ -307,11 +315,19 @@ class _AudioEncoder:
         self.stream = None
         self.resampler = None
 
-    def open(self, source_stream) -> None:
+    def open(self, track: AudioTrack) -> None:
+        try:
+            self._open(track.stream)
+        except (av.error.FFmpegError, ValueError) as err:
+            raise AvslError(f"{track.path}: cannot re-encode its audio ({ffmpeg_reason(err)})") from None
+
+    def _open(self, source_stream) -> None:
         layout = "mono" if source_stream.channels == 1 else "stereo"
-        self.stream = self.sink.add_stream(OUTPUT_AUDIO_CODEC, rate=source_stream.rate)
+        rates = av.codec.Codec(OUTPUT_AUDIO_CODEC, "w").audio_rates or ()
+        rate = source_stream.rate if source_stream.rate in rates else FALLBACK_AUDIO_RATE
+        self.stream = self.sink.add_stream(OUTPUT_AUDIO_CODEC, rate=rate)
         self.stream.layout = layout
-        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=source_stream.rate)
+        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
 
     def encode(self, frame) -> None:
         if self.stream is None:

@@ -119,15 +119,14 @@ def ciou(pred: Tensor, gt: Tensor) -> Tensor:
 def score_maps(maps: Tensor, boxes: list[Tensor], threshold: Threshold = "median", rule: GtRule = "union") -> Tensor:
     """Per-clip cIoU of (N, S, S) maps at the evaluation size against their boxes.
 
-    The median rule is invariant to min-max normalisation (a per-map increasing affine map
-    keeps the order of the pixels, and a constant map turns wholly on either way), so it skips
-    the normalisation; the fixed rule needs it.
+    Every rule thresholds the min-max normalised map, as the public code does (EZ-VSL's
+    test.py normalises, then binarises). In exact arithmetic the median rule would not care, but
+    in float32 the normalisation rounds distinct values near the median onto one, and a tie at
+    the cut turns on every tied pixel: skipping it changed per-clip cIoU by up to 0.006.
     """
     scores = []
     for start in range(0, len(maps), _CHUNK):
-        chunk = maps[start : start + _CHUNK]
-        if threshold == "fixed":
-            chunk = minmax_normalize(chunk)
+        chunk = minmax_normalize(maps[start : start + _CHUNK])
         gt = gt_maps(boxes[start : start + _CHUNK], maps.shape[-1], rule)
         top_k = (gt > 0).flatten(1).sum(1) if threshold == "adaptive" else None
         scores.append(ciou(binarize(chunk, threshold, top_k), gt))
