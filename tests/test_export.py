@@ -3,12 +3,17 @@ equal to PyTorch's; bad names refused."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import onnxruntime
 import pytest
 import torch
 
 from avsl.cli.main import main
+from avsl.inference import export
 from avsl.inference.model import LocalizationModel
 from tests.conftest import tiny_spec, write_model_checkpoint
 
@@ -40,3 +45,30 @@ def test_a_bad_file_name_is_refused(tmp_path, capsys):
     write_model_checkpoint(checkpoint, tiny_spec(visual="tiny"))
     assert main(["export", "--checkpoint", str(checkpoint), "--onnx", str(tmp_path / "model.bin")]) == 2
     assert "name the file .onnx" in capsys.readouterr().err
+
+
+def test_a_non_finite_parity_difference_fails_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    checkpoint = tmp_path / "model.safetensors"
+    write_model_checkpoint(checkpoint, tiny_spec(visual="tiny"))
+    monkeypatch.setattr(export, "_check", lambda *args: float("nan"))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["export", "--checkpoint", str(checkpoint), "--onnx", str(out / "model.onnx")]) == 2
+    assert "non-finite" in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # neither the model nor the exporter's temporary files
+
+
+@pytest.mark.slow
+def test_export_writes_nothing_outside_its_output(tmp_path):
+    """onnxruntime writes a telemetry id under ~/.cache on import unless told not to."""
+    checkpoint = tmp_path / "model.safetensors"
+    write_model_checkpoint(checkpoint, tiny_spec(visual="tiny"))
+    home, out = tmp_path / "home", tmp_path / "out"
+    home.mkdir()
+    environment = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "ORT_DISABLE_TELEMETRY")}
+    command = [sys.executable, "-m", "avsl.cli.main", "export", "--checkpoint", str(checkpoint), "--onnx",
+               str(out / "model.onnx")]  # fmt: skip
+    done = subprocess.run(command, env={**environment, "HOME": str(home)}, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert [p for p in home.rglob("*") if p.is_file()] == []
+    assert [p.name for p in out.iterdir()] == ["model.onnx"]

@@ -7,16 +7,16 @@ import contextlib
 import io
 import time
 
-from avsl.bench import robustness_suite
+from avsl.bench import judge, robustness_suite
 from avsl.cli.main import main
 
 
-def in_process(argv: list[str], timeout: float) -> robustness_suite.Outcome:
+def in_process(argv: list[str], timeout: float) -> judge.Outcome:
     started = time.perf_counter()
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
         code = main(argv)
-    return robustness_suite.Outcome(code, stderr.getvalue(), time.perf_counter() - started)
+    return judge.Outcome(code, stderr.getvalue(), time.perf_counter() - started)
 
 
 def test_every_hostile_case_is_handled():
@@ -32,16 +32,16 @@ def test_the_judge_sees_garbage_crashes_and_files_written_outside(tmp_path):
     assert garbage["outcome"] == "silent garbage"
     refused = robustness_suite._judge_clip("x", "score", listed=True, score=None)
     assert refused["outcome"] == "silent garbage"
-    crash = robustness_suite._command_failure(robustness_suite.Outcome(1, "Traceback ...\nValueError", 1.0), 2)
+    crash = judge.command_failure(judge.Outcome(1, "Traceback ...\nValueError", 1.0), 2)
     assert crash[0] == "crash"
-    hang = robustness_suite._command_failure(robustness_suite.Outcome(None, "", 300.0), 0)
+    hang = judge.command_failure(judge.Outcome(None, "", 300.0), 0)
     assert hang[0] == "hang"
-    two_lines = robustness_suite.Outcome(2, "avsl eval: error: a\navsl eval: error: b\n", 1.0)
-    assert robustness_suite._command_failure(two_lines, 2)[0] == "crash"
+    two_lines = judge.Outcome(2, "avsl eval: error: a\navsl eval: error: b\n", 1.0)
+    assert judge.command_failure(two_lines, 2)[0] == "crash"
 
     def writes_beside(argv, timeout):
         (tmp_path / "stray.txt").write_text("x")
-        return robustness_suite.Outcome(0, "", 0.0)
+        return judge.Outcome(0, "", 0.0)
 
-    _, outside = robustness_suite._watched(writes_beside, [], 1.0, tmp_path, tmp_path / "out")
+    _, outside = judge.watched(writes_beside, [], 1.0, tmp_path, tmp_path / "out")
     assert outside == [str(tmp_path / "stray.txt")]

@@ -19,17 +19,21 @@ import os
 import pickle
 import shutil
 import struct
-import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from avsl.bench.hostile import CLIP_CASES, VIDEO_PIXEL_LIMIT, good_clip, write_corpus, write_hostile_videos
+from avsl.bench.judge import (
+    Runner,
+    command_failure,
+    outside_failure,
+    subprocess_runner,
+    verdict,
+    watched,
+)
+from avsl.bench.misuse import misuse_cases
 from avsl.checkpoint import load_checkpoint, save_checkpoint
 from avsl.data.frames import load_frame
 
@@ -40,30 +44,6 @@ TRAIN_SETTINGS = ["optim.epochs=1", "data.batch_size=8", "data.workers=0", "data
 EVAL_OPTIONS = {"--predictor": "center", "--workers": "0", "--image-size": "32", "--audio-seconds": "0.5"}
 
 
-@dataclass
-class Outcome:
-    """What a command did: its exit code (None: killed at the time limit) and its stderr."""
-
-    code: int | None
-    stderr: str
-    seconds: float
-
-
-Runner = Callable[[list[str], float], Outcome]
-
-
-def subprocess_runner(argv: list[str], timeout: float) -> Outcome:
-    """`avsl ARGV` in a fresh process, as a user runs it."""
-    started = time.perf_counter()
-    command = [sys.executable, "-m", "avsl.cli.main", *argv]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as expired:
-        stderr = expired.stderr.decode(errors="replace") if isinstance(expired.stderr, bytes) else expired.stderr or ""
-        return Outcome(None, stderr, time.perf_counter() - started)
-    return Outcome(done.returncode, done.stderr, time.perf_counter() - started)
-
-
 def run(runner: Runner = subprocess_runner, timeout: float = TIME_LIMIT_S) -> dict:
     """Build the corpus in a temporary folder, run every command on it, and count the outcomes."""
     with tempfile.TemporaryDirectory(prefix="avsl-robustness-") as folder:
@@ -72,6 +52,7 @@ def run(runner: Runner = subprocess_runner, timeout: float = TIME_LIMIT_S) -> di
         judged = [
             *_dataset_eval(runner, timeout, root, corpus),
             *_dataset_train(runner, timeout, root, corpus),
+            *_misuse(runner, timeout, root),
             *_command_cases(runner, timeout, root),
             *_video_cases(runner, timeout, root),
         ]
@@ -93,31 +74,29 @@ OUTCOMES = ("handled", "crash", "hang", "silent garbage", "written outside")
 def _dataset_eval(runner: Runner, timeout: float, root: Path, corpus: dict) -> list[dict]:
     out = root / "eval"
     argv = _command_argv("eval", root / "corpus", out, ["--split", str(corpus["split"])])
-    outcome, outside = _watched(runner, argv, timeout, root, out)
-    failure = _command_failure(outcome, expect_code=0) or _outside_failure(outside)
+    outcome, outside = watched(runner, argv, timeout, root, out)
+    failure = command_failure(outcome, expect_code=0) or outside_failure(outside)
     if failure is None and not (out / "metrics.json").exists():
         failure = "silent garbage", "exit 0 without metrics.json"
     if failure is not None:
-        return [_verdict(f"eval: {c.name}", failure) for c in CLIP_CASES] + [
-            _verdict(f"eval: {c.name}", failure) for _, c in corpus["entries"]
+        return [verdict(f"eval: {c.name}", failure) for c in CLIP_CASES] + [
+            verdict(f"eval: {c.name}", failure) for _, c in corpus["entries"]
         ]
     metrics = json.loads((out / "metrics.json").read_text())
     skipped = {item["id"]: item["reason"] for item in metrics["skipped"]["items"]}
     scores = _per_clip(out / "per_clip.csv")
     results = []
     for clip, case in corpus["clips"].items():
-        verdict = _judge_clip(f"eval: {case.name}", case.expect, clip in skipped, scores.get(clip))
-        if verdict["outcome"] == "handled" and case.picture is not None:
-            verdict = _verdict(
-                verdict["case"], _wrong_picture(root / "corpus" / "frames" / f"{clip}.jpg", case.picture)
-            )
-        results.append(verdict)
+        judged = _judge_clip(f"eval: {case.name}", case.expect, clip in skipped, scores.get(clip))
+        if judged["outcome"] == "handled" and case.picture is not None:
+            judged = verdict(judged["case"], _wrong_picture(root / "corpus" / "frames" / f"{clip}.jpg", case.picture))
+        results.append(judged)
     for listed, case in corpus["entries"]:
         found = listed in skipped
-        results.append(_verdict(f"eval: {case.name}", None if found else ("silent garbage", "not listed")))
+        results.append(verdict(f"eval: {case.name}", None if found else ("silent garbage", "not listed")))
     duplicate = corpus["good"][0]
     once = scores.get(duplicate) is not None and duplicate in metrics.get("duplicate_ids", [])
-    results.append(_verdict("eval: duplicate entry", None if once else ("silent garbage", "not scored once")))
+    results.append(verdict("eval: duplicate entry", None if once else ("silent garbage", "not scored once")))
     return results
 
 
@@ -128,12 +107,12 @@ def _dataset_train(runner: Runner, timeout: float, root: Path, corpus: dict) -> 
     (data / "test.txt").unlink()
     run_dir = root / "run"
     argv = _command_argv("train", data, run_dir, ["--method", "selfsup"])
-    outcome, outside = _watched(runner, argv, timeout, root, run_dir)
-    failure = _command_failure(outcome, expect_code=0) or _outside_failure(outside)
+    outcome, outside = watched(runner, argv, timeout, root, run_dir)
+    failure = command_failure(outcome, expect_code=0) or outside_failure(outside)
     if failure is None:
         failure = _bad_training_log(run_dir)
     if failure is not None:
-        return [_verdict(f"train: {c.name}", failure) for c in CLIP_CASES]
+        return [verdict(f"train: {c.name}", failure) for c in CLIP_CASES]
     listed = _skipped_ids(run_dir / "skipped.tsv")
     results = []
     for clip, case in corpus["clips"].items():
@@ -143,16 +122,23 @@ def _dataset_train(runner: Runner, timeout: float, root: Path, corpus: dict) -> 
     return results
 
 
+def _misuse(runner: Runner, timeout: float, root: Path) -> list[dict]:
+    """The hostile command lines (avsl.bench.misuse), on the run `_dataset_train` trained."""
+    if not (root / "run" / "best.safetensors").exists():
+        return [verdict("misuse: every case", ("crash", "the training run they use did not finish"))]
+    return misuse_cases(runner, timeout, root, root / "run")
+
+
 def _judge_clip(name: str, expect: str, listed: bool, score: float | None) -> dict:
     if expect == "skip":
         if listed:
-            return _verdict(name, None)
-        return _verdict(name, ("silent garbage", "scored" if score is not None else "neither scored nor listed"))
+            return verdict(name, None)
+        return verdict(name, ("silent garbage", "scored" if score is not None else "neither scored nor listed"))
     if listed:
-        return _verdict(name, ("silent garbage", "a valid clip was refused"))
+        return verdict(name, ("silent garbage", "a valid clip was refused"))
     if score is None or not math.isfinite(score):
-        return _verdict(name, ("silent garbage", f"score {score}"))
-    return _verdict(name, None)
+        return verdict(name, ("silent garbage", f"score {score}"))
+    return verdict(name, None)
 
 
 def _wrong_picture(path: Path, picture: np.ndarray) -> tuple[str, str] | None:
@@ -191,11 +177,11 @@ def _video_cases(runner: Runner, timeout: float, root: Path) -> list[dict]:
     expected = write_hostile_videos(root / "videos")
     out = root / "prepared"
     argv = ["prepare", str(root / "videos"), str(out), "--workers", "0", "--max-pixels", str(VIDEO_PIXEL_LIMIT)]
-    outcome, outside = _watched(runner, argv, timeout, root, out)
-    failure = _command_failure(outcome, expect_code=0) or _outside_failure(outside)
+    outcome, outside = watched(runner, argv, timeout, root, out)
+    failure = command_failure(outcome, expect_code=0) or outside_failure(outside)
     names = [f"prepare: {stem}" for stem in (*expected, "good")]
     if failure is not None:
-        return [_verdict(name, failure) for name in names]
+        return [verdict(name, failure) for name in names]
     report = out / "prepare_skipped.tsv"
     lines = dict(line.split("\t", 1) for line in report.read_text().splitlines()) if report.exists() else {}
     listed = {Path(video).stem: problem for video, problem in lines.items()}
@@ -208,9 +194,9 @@ def _video_cases(runner: Runner, timeout: float, root: Path) -> list[dict]:
             failure = "silent garbage", f"listed as {listed.get(stem)!r}, expected {words!r}"
         else:
             failure = None
-        results.append(_verdict(f"prepare: {stem}", failure))
+        results.append(verdict(f"prepare: {stem}", failure))
     good = "good" in written and "good" not in listed
-    results.append(_verdict("prepare: good", None if good else ("silent garbage", "the good video was not written")))
+    results.append(verdict("prepare: good", None if good else ("silent garbage", "the good video was not written")))
     return results
 
 
@@ -257,11 +243,11 @@ def _command_cases(runner: Runner, timeout: float, root: Path) -> list[dict]:
     for name, extra, command in cases:
         out = root / "out" / name.replace(" ", "_").replace("/", "_")
         argv = _command_argv(command, small, out, extra)
-        outcome, outside = _watched(runner, argv, timeout, root, out)
-        failure = _command_failure(outcome, expect_code=2) or _outside_failure(outside)
+        outcome, outside = watched(runner, argv, timeout, root, out)
+        failure = command_failure(outcome, expect_code=2) or outside_failure(outside)
         if failure is None and marker.exists():
             failure = "crash", "a pickle in a checkpoint was executed"
-        results.append(_verdict(f"{command}: {name}", failure))
+        results.append(verdict(f"{command}: {name}", failure))
     return results
 
 
@@ -318,52 +304,3 @@ class _Touch:
 
     def __reduce__(self):
         return (os.mknod, (self.path,))
-
-
-# -- watching a command -----------------------------------------------------------------------
-
-
-def _watched(runner: Runner, argv: list[str], timeout: float, root: Path, out: Path) -> tuple[Outcome, list[str]]:
-    """Run a command; also return what it created or changed under `root` outside `out`."""
-    before = _snapshot(root)
-    outcome = runner(argv, timeout)
-    after = _snapshot(root)
-    changed = [p for p, stamp in after.items() if before.get(p) != stamp and not _inside(p, out)]
-    return outcome, sorted(changed)
-
-
-def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    stamps = {}
-    for path in root.rglob("*"):
-        if path.is_file():
-            info = path.stat()
-            stamps[str(path)] = (info.st_mtime_ns, info.st_size)
-    return stamps
-
-
-def _inside(path: str, folder: Path) -> bool:
-    return Path(path).is_relative_to(folder)
-
-
-def _command_failure(outcome: Outcome, expect_code: int) -> tuple[str, str] | None:
-    lines = [line for line in outcome.stderr.splitlines() if line.strip()]
-    if outcome.code is None:
-        return "hang", f"still running after {outcome.seconds:.0f} s"
-    if outcome.code not in (0, 2) or "Traceback" in outcome.stderr:
-        return "crash", f"exit {outcome.code}: {lines[-1] if lines else ''}"
-    if outcome.code != expect_code:
-        return "silent garbage", f"exit {outcome.code}, expected {expect_code}: {lines[-1] if lines else ''}"
-    errors = [line for line in lines if ": error:" in line]
-    if expect_code == 2 and len(errors) != 1:
-        return "crash", f"{len(errors)} error lines"
-    return None
-
-
-def _outside_failure(outside: list[str]) -> tuple[str, str] | None:
-    return ("written outside", ", ".join(outside[:3])) if outside else None
-
-
-def _verdict(name: str, failure: tuple[str, str] | None) -> dict:
-    if failure is None:
-        return {"case": name, "outcome": "handled"}
-    return {"case": name, "outcome": failure[0], "detail": failure[1]}

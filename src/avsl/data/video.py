@@ -187,14 +187,16 @@ def _as_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / float(np.iinfo(samples.dtype).max + 1)
 
 
-def open_media(path: Path):
-    """An input container, or an AvslError naming the file (PyAV's own errors are many)."""
+def open_media(path: Path, kind: str = "video"):
+    """An input container, or an AvslError naming the file and what it was read as (PyAV's own
+    errors are many)."""
     try:
         return av.open(str(path), metadata_errors="ignore")
     except FileNotFoundError:
-        raise AvslError(f"{path}: video not found") from None
+        raise AvslError(f"{path}: {kind} not found") from None
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
-        raise AvslError(f"{path}: cannot open as a video ({ffmpeg_reason(err)})") from None
+        raise AvslError(f"{path}: cannot open as {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
+                        f"({ffmpeg_reason(err)})") from None  # fmt: skip
 
 
 def ffmpeg_reason(err: Exception) -> str:

@@ -11,6 +11,7 @@ extra `avsl[onnx]` (onnx and onnxscript for torch's exporter, onnxruntime for th
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -89,6 +90,9 @@ def _exported(network: nn.Module, image: Tensor, waveform: Tensor, path: Path) -
 
 def _check(network: nn.Module, data: bytes, model: LocalizationModel, length: int) -> float:
     _require("onnxruntime")
+    # Importing onnxruntime writes a telemetry device id under ~/.cache unless this is set; a
+    # command writes nowhere but the paths it is given (a user's own setting is kept).
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime
 
     generator = torch.Generator().manual_seed(0)

@@ -74,7 +74,7 @@ class AudioTrack:
     the current and later windows need; its native frames go to `sink` (the output's encoder)."""
 
     def __init__(self, path: Path, model: LocalizationModel, sink=None) -> None:
-        self.container = open_media(path)  # an AvslError naming `path` when it cannot be opened
+        self.container = open_media(path, "audio file")
         if not self.container.streams.audio:
             self.container.close()
             raise AvslError(f"{path}: no audio stream (pass --audio FILE to supply one)")
