@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from avsl.errors import AvslError
-from avsl.files import writable_dir
+from avsl.files import refuse_overwriting_inputs, writable_dir
+from avsl.inference.checkpoint_predictor import resolve_checkpoint
 from avsl.inference.export import export_onnx
 from avsl.inference.model import LocalizationModel
 
@@ -23,6 +24,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.onnx.suffix != ".onnx":
         raise AvslError(f"{args.onnx}: name the file .onnx")
+    refuse_overwriting_inputs(args.onnx, [resolve_checkpoint(args.checkpoint)])
     writable_dir(args.onnx.parent, "output folder")
     model = LocalizationModel.from_checkpoint(args.checkpoint, "cpu", args.network)
     report = export_onnx(model, args.onnx, check=not args.no_check)
