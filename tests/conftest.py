@@ -10,8 +10,8 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from avsl.checkpoint import save_checkpoint
 from avsl.methods.base import build_localizer
+from avsl.run import save_network
 
 
 def write_clip(
@@ -63,5 +63,4 @@ def tiny_spec(**changes) -> dict:
 
 def write_model_checkpoint(path: Path, spec: dict, model_spec: dict | None = None) -> None:
     model = build_localizer(model_spec or {**spec, "visual_weights": "none"}, seed=0)
-    tensors = {f"modules.model.{k}": v for k, v in model.state_dict().items()}
-    save_checkpoint(path, tensors, {"inference": "model", "specs": {"model": spec}, "image_size": 64})
+    save_network(path, spec, model.state_dict(), image_size=64)

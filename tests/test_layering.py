@@ -12,7 +12,7 @@ RANK = {
     "ops": 1, "config": 1,
     "data": 2, "models": 2, "losses": 2, "metrics": 2,
     "semi": 3, "checkpoint": 3,
-    "methods": 4,
+    "methods": 4, "run": 4,
     "inference": 5,
     "engine": 6,
     "bench": 7, "api": 7,

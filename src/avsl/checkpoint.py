@@ -17,9 +17,6 @@ from torch import Tensor, nn
 from avsl.errors import AvslError
 from avsl.files import atomic_write
 
-# A run directory holds the latest and the best-on-validation checkpoint.
-LAST_FILE = "last.safetensors"
-BEST_FILE = "best.safetensors"
 _HEADER_KEY = "avsl"
 # A paper-size DMT run (four ResNet-18 pairs' weights and the students' Adam state) takes about
 # 0.5 GB; a file far above this is not a checkpoint, and reading it whole would exhaust memory.

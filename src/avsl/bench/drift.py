@@ -19,15 +19,14 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from avsl.checkpoint import load_checkpoint, load_module_state, unprefixed
 from avsl.config import config_from_dict
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.data.synth.classes import CLASS_NAMES, twin_of
 from avsl.engine.build import build_method
 from avsl.engine.evaluate import evaluate
-from avsl.engine.trainer import EPOCHS_FOLDER
 from avsl.files import atomic_write, write_json
 from avsl.losses.supervised import box_targets
+from avsl.run import EPOCHS_FOLDER, epoch_files, read_run_header, restore_run
 from avsl.semi.pseudo import mask_iou
 from avsl.types import AVBatch
 
@@ -87,14 +86,12 @@ def epoch_curve(run_dir: Path, probe: Probe, val: list[AVBatch], device: torch.d
     students at the switch, so the warm-up's last epoch is labelled by its students)."""
     logged = _logged_records(run_dir)
     points = []
-    for path in sorted((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")):
-        tensors, header = load_checkpoint(path)
-        config = config_from_dict(header["config"])
-        epoch = int(path.stem.split("_")[1])
+    for epoch, path in epoch_files(run_dir):
+        config = config_from_dict(read_run_header(path).config)
         if epoch < config.semi.warmup_epochs:
             continue
         method = build_method(config, steps_per_epoch=1)
-        load_module_state(method.modules, unprefixed("modules.", tensors), path)
+        restore_run(path, method.modules)
         if epoch == config.semi.warmup_epochs and method.settings.ema_teacher:
             method.update_teachers(0.0)  # the switch: each teacher becomes a copy of its student
         method.modules.to(device)
@@ -156,7 +153,7 @@ def write_curves(rows: list[dict], data_root: Path, results_path: Path, device: 
     curves = []
     for row in rows:
         run_dir = Path(row["run"] or "")
-        if not row["run"] or not (run_dir / EPOCHS_FOLDER).is_dir():
+        if not row["run"] or not epoch_files(run_dir):
             continue  # a baseline, or a row whose run folder is gone (another machine's table)
         cached = run_dir / EPOCHS_FOLDER / CURVE_FILE
         if not cached.exists():
@@ -173,9 +170,9 @@ def write_curves(rows: list[dict], data_root: Path, results_path: Path, device: 
 
 
 def _run_curve(run_dir: Path, data_root: Path, device: torch.device) -> dict:
-    _, header = load_checkpoint(next((run_dir / EPOCHS_FOLDER).glob("epoch_*.safetensors")))
-    config = config_from_dict(header["config"])
-    shape = (header["image_size"], header["audio_seconds"], config.data.sample_rate)
+    header = read_run_header(epoch_files(run_dir)[0][1])
+    config = config_from_dict(header.config)
+    shape = (header.image_size, header.audio_seconds, config.data.sample_rate)
     probe = load_probe(data_root / "train", run_dir, *shape)
     val = load_val(data_root / "val", *shape)
     return {"warmup_epochs": config.semi.warmup_epochs, "probe_clips": len(probe.objects),

@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from avsl.checkpoint import LAST_FILE
 from avsl.config import TrainConfig, config_to_yaml, load_config
 from avsl.constants import SAMPLE_RATE
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.engine.evaluate import evaluate
-from avsl.engine.trainer import CONFIG_FILE, train
+from avsl.engine.trainer import train
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor
+from avsl.run import CONFIG_FILE, LAST_FILE
 
 # the maps every table shows without a model: two trivial ones, and the ground truth itself,
 # whose row is each score's cap on the test split (the median rule's is well below 100)

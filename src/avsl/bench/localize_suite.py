@@ -12,10 +12,10 @@ import torch
 
 from avsl.bench.timing import wait_for_devices
 from avsl.bench.videos import write_video
-from avsl.checkpoint import save_checkpoint
 from avsl.inference.model import LocalizationModel
 from avsl.inference.video_localize import localize_video
 from avsl.methods.base import build_localizer
+from avsl.run import save_network
 
 SECONDS, FPS, SIDE = 10.0, 25, 224
 ENCODERS = {
@@ -57,8 +57,5 @@ def _model(path: Path, encoders: dict, device: torch.device) -> LocalizationMode
     spec = {"name": "ezvsl", "visual_weights": "none", "width": 32, "norm": "batch", "sample_rate": 16_000,
             "eps": 0.65, "tau": 0.03, **encoders}  # fmt: skip
     network = build_localizer(spec, seed=0)
-    tensors = {f"modules.model.{k}": v for k, v in network.state_dict().items()}
-    save_checkpoint(
-        path, tensors, {"inference": "model", "specs": {"model": spec}, "image_size": SIDE, "audio_seconds": 3.0}
-    )
+    save_network(path, spec, network.state_dict(), SIDE)
     return LocalizationModel.from_checkpoint(path, device)

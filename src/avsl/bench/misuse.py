@@ -21,7 +21,7 @@ from PIL import Image
 
 from avsl.bench.hostile import good_clip
 from avsl.bench.judge import Outcome, Runner, command_failure, outside_failure, verdict, watched
-from avsl.checkpoint import LAST_FILE, load_checkpoint, save_checkpoint
+from avsl.run import LAST_FILE, load_network, read_run_header, resolve_checkpoint, save_network
 
 # The robustness suite's small model and data (32 px frames, 0.5 s windows); a semi-supervised
 # run needs labelled and unlabelled clips in each batch and a stage after its warm-up.
@@ -132,17 +132,18 @@ def _noise(samples: int, channels: int) -> np.ndarray:
 def _checkpoint_cases(folder: Path, layout: Path, run_dir: Path) -> list[Misuse]:
     made = folder / "checkpoints"
     made.mkdir()
-    tensors, header = load_checkpoint(run_dir / "best.safetensors")
-    weight = next(k for k, v in tensors.items() if k.startswith(f"modules.{header['inference']}.") and v.ndim > 1)
+    found = load_network(resolve_checkpoint(run_dir))
+    state = found.state
+    weight = next(k for k, v in state.items() if v.ndim > 1)
     forged = {
-        "NaN weights": {**tensors, weight: _with_first(tensors[weight], float("nan"))},
-        "infinite weights": {**tensors, weight: _with_first(tensors[weight], float("inf"))},
-        "integer tensor for a float weight": {**tensors, weight: tensors[weight].round().long()},
+        "NaN weights": {**state, weight: _with_first(state[weight], float("nan"))},
+        "infinite weights": {**state, weight: _with_first(state[weight], float("inf"))},
+        "integer tensor for a float weight": {**state, weight: state[weight].round().long()},
     }
     paths = {}
     for name, values in forged.items():
         paths[name] = made / f"{name.replace(' ', '_')}.safetensors"
-        save_checkpoint(paths[name], values, header)
+        save_network(paths[name], found.spec, values, found.image_size, found.audio_seconds)
     paths["EZ-VSL layout claiming a million rows"] = _peer(made / "million_rows.pth", rows=10**6)
     paths["EZ-VSL layout with a zero-stride tensor"] = _peer(made / "zero_stride.pth", rows=16)
     paths["a device (/dev/zero)"] = Path("/dev/zero")
@@ -232,7 +233,7 @@ def _labelled_few(run: Path) -> Callable[[Outcome], str | None]:
 
 def _trained_steps(run: Path, more_than: int) -> Callable[[Outcome], str | None]:
     def check(_: Outcome) -> str | None:
-        step = load_checkpoint(run / LAST_FILE)[1]["step"]
+        step = read_run_header(run / LAST_FILE).step
         return None if step > more_than else f"the run stayed at step {step}"
 
     return check

@@ -34,8 +34,8 @@ from avsl.bench.judge import (
     watched,
 )
 from avsl.bench.misuse import misuse_cases
-from avsl.checkpoint import load_checkpoint, save_checkpoint
 from avsl.data.frames import load_frame
+from avsl.run import load_network, save_network
 
 TIME_LIMIT_S = 300.0
 # A small training run: the corpus has a few dozen 48 px clips.
@@ -287,12 +287,12 @@ def _forged_checkpoints(source: Path, folder: Path) -> dict[str, Path]:
     header = json.dumps({"x": {"dtype": "F32", "shape": [10**9, 10**3], "data_offsets": [0, 4 * 10**12]}}).encode()
     made["safetensors header claiming 4 TB"].write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 64)
     if source.exists():
-        tensors, meta = load_checkpoint(source)
+        found = load_network(source)
         for name, change in (("forged width 10^9", {"width": 10**9}), ("forged width 1024", {"width": 1024}),
                              ("spec of the wrong type", None)):  # fmt: skip
-            specs = {k: ({**v, **change} if change else [v]) for k, v in meta["specs"].items()}
+            spec = {**found.spec, **change} if change else [found.spec]
             made[name] = folder / f"{name.replace(' ', '_')}.safetensors"
-            save_checkpoint(made[name], tensors, {**meta, "specs": specs})
+            save_network(made[name], spec, found.state, found.image_size, found.audio_seconds)
     return made
 
 

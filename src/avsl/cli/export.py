@@ -7,9 +7,9 @@ from pathlib import Path
 
 from avsl.errors import AvslError
 from avsl.files import refuse_overwriting_inputs, writable_dir
-from avsl.inference.checkpoint_predictor import resolve_checkpoint
 from avsl.inference.export import export_onnx
 from avsl.inference.model import LocalizationModel
+from avsl.run import resolve_checkpoint
 
 
 def add_parser(commands) -> None:

@@ -19,10 +19,10 @@ from avsl.data.frames import load_frame
 from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.files import atomic_write, refuse_overwriting_inputs, writable_dir
-from avsl.inference.checkpoint_predictor import resolve_checkpoint
 from avsl.inference.model import LocalizationModel
 from avsl.inference.video_localize import AUDIO_HOP_S, OUTPUT_TAG, VideoRun, localize_video
 from avsl.ops.overlay import render
+from avsl.run import resolve_checkpoint
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # Containers that take the overlay's H.264 (or MPEG-4) video and AAC audio.

@@ -6,15 +6,15 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.checkpoint import LAST_FILE, load_checkpoint
 from avsl.cli.common import add_device_argument, add_selection_arguments, positive_int
 from avsl.config import config_from_dict, load_config
 from avsl.engine.build import METHODS, SEMI_SUPERVISED, check_config, method_defaults
 from avsl.engine.data import split_dirs
 from avsl.engine.devices import pick_device
-from avsl.engine.trainer import CONFIG_FILE, holds_run, train
+from avsl.engine.trainer import train
 from avsl.errors import AvslError
 from avsl.files import writable_dir
+from avsl.run import LAST_FILE, holds_run, read_run_header, started_without_checkpoint
 
 
 def add_parser(commands) -> None:
@@ -87,14 +87,12 @@ def _resume(args: argparse.Namespace) -> int:
     if given:
         raise AvslError(f"--resume continues {args.resume} with the settings it was started with; {given[0]} cannot "
                         "change them (start a new run with --out, or pass only --epochs, --data, --val, --device)")  # fmt: skip
-    path = args.resume / LAST_FILE
-    if args.resume.is_dir() and not path.exists() and (args.resume / CONFIG_FILE).exists():
+    if started_without_checkpoint(args.resume):
         raise AvslError(f"{args.resume}: the run stopped before its first checkpoint, so there is nothing to resume; "
                         "start it again with the same command")  # fmt: skip
-    _, header = load_checkpoint(path)
-    if not isinstance(header.get("config"), dict) or not isinstance(header.get("data"), dict):
-        raise AvslError(f"{path}: not a training checkpoint (no saved config or data folders)")
-    config = config_from_dict(header["config"])
+    path = args.resume / LAST_FILE
+    header = read_run_header(path)
+    config = config_from_dict(header.config)
     check_config(config)
     if args.epochs is not None:
         if args.epochs < config.optim.epochs:
@@ -105,7 +103,7 @@ def _resume(args: argparse.Namespace) -> int:
     if args.strict:
         config.data.strict = True
     writable_dir(args.resume, "run folder")
-    data = header["data"]
+    data = header.data
     train_dir = split_dirs(args.data, args.val)[0] if args.data is not None else _saved_dir(data, "train", path)
     val_dir = args.val if args.val is not None else _saved_dir(data, "val", path)
     if train_dir is None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from avsl.errors import AvslError
 from avsl.files import atomic_write, nan_to_none
-
-LOG_FILE = "log.jsonl"
+from avsl.run import LOG_FILE, TENSORBOARD_FOLDER
 
 
 class RunLog:
@@ -21,7 +20,7 @@ class RunLog:
         if enabled and tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # heavy import, only when logging
 
-            self.writer = SummaryWriter(log_dir=str(run_dir / "tb"))
+            self.writer = SummaryWriter(log_dir=str(run_dir / TENSORBOARD_FOLDER))
 
     def write(self, record: dict, step: int) -> None:
         if not self.enabled:

@@ -4,7 +4,6 @@ logging and checkpoints. The method decides what a step computes; this decides w
 from __future__ import annotations
 
 import math
-import shutil
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -14,18 +13,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from avsl.checkpoint import (
-    BEST_FILE,
-    LAST_FILE,
-    check_module_state,
-    load_checkpoint,
-    load_module_state,
-    optimizer_tensors,
-    prefixed,
-    restore_optimizer,
-    save_checkpoint,
-    unprefixed,
-)
+from avsl.checkpoint import check_module_state
 from avsl.config import TrainConfig, config_to_dict, config_to_yaml
 from avsl.data.source import ClipSource, evaluation_batches
 from avsl.engine.allocator import retain_freed_memory
@@ -35,27 +23,27 @@ from avsl.engine.data import Selection, TrainData, load_train_data
 from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
 from avsl.engine.evaluate import evaluate
 from avsl.engine.precision import autocast, resolve_precision
-from avsl.engine.runlog import LOG_FILE, RunLog
+from avsl.engine.runlog import RunLog
 from avsl.engine.schedule import learning_rate, step_seed
 from avsl.errors import AvslError
 from avsl.files import atomic_write, remove_temporary_files
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
+from avsl.run import (
+    BEST_FILE,
+    CONFIG_FILE,
+    LABELED_FILE,
+    LAST_FILE,
+    RUN_FILES,
+    SKIPPED_FILE,
+    RunHeader,
+    clear_run,
+    epoch_file,
+    restore_run,
+    save_run,
+)
 from avsl.types import AVBatch
 
-CHECKPOINT_FORMAT = "avsl-checkpoint-1"
 PROGRESS_EVERY = 20  # steps between progress-bar loss readings (each waits for the device)
-CONFIG_FILE = "config.yaml"
-SKIPPED_FILE = "skipped.tsv"
-# Everything a run writes in its folder; `--overwrite` removes these and nothing else.
-RUN_FILES = (LAST_FILE, BEST_FILE, LOG_FILE, CONFIG_FILE, "labeled_ids.txt", SKIPPED_FILE)
-EPOCHS_FOLDER = "epochs"  # with keep_epochs: each epoch's weights, for studies of training over time
-RUN_FOLDERS = ("tb", EPOCHS_FOLDER)
-
-
-def holds_run(run_dir: Path) -> bool:
-    """Whether `run_dir` holds a run that `--resume` can continue: one with a checkpoint. A run
-    stopped before its first save left only its config and log, which a new start replaces."""
-    return any((run_dir / name).exists() for name in (LAST_FILE, BEST_FILE))
 
 
 @dataclass
@@ -122,15 +110,11 @@ def train(
     if resume and dist_info.is_main:
         log.truncate_after(start_step)
         remove_temporary_files(run_dir, RUN_FILES)  # left by a kill during a write
-    header = {
-        "format": CHECKPOINT_FORMAT,
-        "config": config_to_dict(config),
-        "inference": method.inference_name,
-        "specs": method.specs,
-        "image_size": data.image_size,
-        "audio_seconds": data.audio_seconds,
-        "data": {"train": str(train_dir), "val": str(val_dir) if val_dir else None},
-    }
+    header = RunHeader(
+        config=config_to_dict(config), inference=method.inference_name, specs=method.specs,
+        image_size=data.image_size, audio_seconds=data.audio_seconds,
+        data={"train": str(train_dir), "val": str(val_dir) if val_dir else None},
+    )  # fmt: skip
     pools = {"all": torch.arange(len(data.train)), "labeled": data.labeled, "unlabeled": data.unlabeled}
     assembler = BatchAssembler(
         data.train, pools, config.seed, data.image_size, device, config.channels_last, dist_info.rank, dist_info.world
@@ -175,21 +159,21 @@ def train(
                     score = last_metrics.get(method.inference_name, {}).get("ap50")
                     if score is not None and (best is None or score > best["ap50"]):
                         best = {"ap50": score, "step": done}
-                        _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": done, "best": best})
+                        _save(run_dir / BEST_FILE, method, optimizer, header.at(step=done, best=best))
                 log.write(record, done)
                 epoch_logs, samples, tick = EpochLogs(done), 0, time.perf_counter()
                 if dist_info.is_main:
-                    _save(run_dir / LAST_FILE, method, optimizer, {**header, "step": done, "best": best})
+                    _save(run_dir / LAST_FILE, method, optimizer, header.at(step=done, best=best))
                     if config.keep_epochs:
-                        _save_epoch_weights(run_dir, method, {**header, "step": done}, done // per_epoch)
+                        _save(epoch_file(run_dir, done // per_epoch), method, None, header.at(step=done))
             elif config.checkpoint_every and done % config.checkpoint_every == 0 and dist_info.is_main:
                 epoch_logs.check_finite()
                 # the epoch so far goes with it, so a resumed epoch's averages cover all its steps
-                state = {"step": done, "best": best, "epoch_logs": epoch_logs.state()}
-                _save(run_dir / LAST_FILE, method, optimizer, {**header, **state})
+                state = header.at(step=done, best=best, epoch_logs=epoch_logs.state())
+                _save(run_dir / LAST_FILE, method, optimizer, state)
     bar.close()
     if dist_info.is_main and end_step == total_steps and best is None:
-        _save(run_dir / BEST_FILE, method, optimizer, {**header, "step": end_step, "best": None})
+        _save(run_dir / BEST_FILE, method, optimizer, header.at(step=end_step, best=None))
     log.close()
     if dist_info.is_main:
         remove_temporary_files(run_dir, RUN_FILES)
@@ -383,31 +367,23 @@ def _validate(method, step: int, val: ClipSource, config: TrainConfig, device: t
     return results
 
 
-def _save(path: Path, method, optimizer: torch.optim.Optimizer, header: dict) -> None:
-    """Save the method and optimizer, refusing non-finite weights (they would poison `best` and
+def _save(path: Path, method, optimizer: torch.optim.Optimizer | None, header: RunHeader) -> None:
+    """Save the method (and optimizer), refusing non-finite weights (they would poison `best` and
     every run resumed or evaluated from it)."""
     floats = [t for t in method.modules.state_dict().values() if t.is_floating_point()]
     if not bool(torch.stack([torch.isfinite(t).all() for t in floats]).all()):
         raise AvslError(
-            f"weights are not finite at step {header['step']}; stopping before saving "
+            f"weights are not finite at step {header.step}; stopping before saving "
             "(lower optim.lr, or set optim.skip_nonfinite=true)"
         )
-    optim_tensors, optim_state = optimizer_tensors(optimizer)
-    tensors = {
-        **prefixed("modules.", method.modules.state_dict()),
-        **prefixed("optim.", optim_tensors),
-    }
-    save_checkpoint(path, tensors, {**header, "optimizer": optim_state})
+    path.parent.mkdir(exist_ok=True)
+    save_run(path, header, method.modules, optimizer)
 
 
 def _restore(path: Path, method, optimizer: torch.optim.Optimizer) -> tuple[int, dict | None, dict]:
     """Weights, optimizer state, step, best score and the interrupted epoch's logs."""
-    tensors, header = load_checkpoint(path)
-    if header.get("format") != CHECKPOINT_FORMAT:
-        raise AvslError(f"{path}: not a training checkpoint of this avsl version")
-    load_module_state(method.modules, unprefixed("modules.", tensors), path)
-    restore_optimizer(optimizer, unprefixed("optim.", tensors), header["optimizer"])
-    return int(header["step"]), header.get("best"), header.get("epoch_logs") or {}
+    header = restore_run(path, method.modules, optimizer)
+    return header.step, header.best, header.epoch_logs
 
 
 def _write_run_files(
@@ -417,29 +393,8 @@ def _write_run_files(
     text = config_to_yaml(config).encode()
     atomic_write(run_dir / CONFIG_FILE, lambda stream: stream.write(text))
     ids = "".join(data.train.ids[i] + "\n" for i in data.labeled.tolist()).encode()
-    atomic_write(run_dir / "labeled_ids.txt", lambda stream: stream.write(ids))
+    atomic_write(run_dir / LABELED_FILE, lambda stream: stream.write(ids))
     skipped = [f"{s.id}\t{s.reason}\n" for s in data.train.skipped + (data.val.skipped if data.val else [])]
     if skipped:
         report = "".join(skipped).encode()
         atomic_write(run_dir / SKIPPED_FILE, lambda stream: stream.write(report))
-
-
-def _save_epoch_weights(run_dir: Path, method, header: dict, epoch: int) -> None:
-    """EPOCHS_FOLDER/epoch_NNN: the weights alone (no optimizer state), enough to rebuild every
-    network of the method."""
-    folder = run_dir / EPOCHS_FOLDER
-    folder.mkdir(exist_ok=True)
-    save_checkpoint(
-        folder / f"epoch_{epoch:03d}.safetensors", prefixed("modules.", method.modules.state_dict()), header
-    )
-
-
-def clear_run(run_dir: Path) -> None:
-    """Remove an earlier run's files (and only those) before a new run starts in `run_dir`, so a
-    kill before the first save cannot leave the old checkpoints beside the new config."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in RUN_FILES:
-        (run_dir / name).unlink(missing_ok=True)
-    for name in RUN_FOLDERS:
-        shutil.rmtree(run_dir / name, ignore_errors=True)
-    remove_temporary_files(run_dir, RUN_FILES)
