@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from avsl.config import load_config
-from avsl.engine.build import METHODS, build_method
+from avsl.engine.build import METHODS, build_method, stage_schedule
 from avsl.types import AVBatch
 
 META = torch.device("meta")
@@ -41,13 +41,18 @@ def test_records_follow_their_device():
 def test_every_methods_step_runs_on_another_device_without_waiting_for_it(method_name):
     config = load_config(None, [f"method={method_name}", "model.width=8", "model.dim=16", "data.batch_size=8",
                                 "semi.labeled_batch=3", "semi.warmup_epochs=1"])  # fmt: skip
-    method = build_method(config, steps_per_epoch=1)
+    method = build_method(config)
     method.modules.to(META)
+    schedule = stage_schedule(config, steps_per_epoch=1)
     for step in (0, 1, 2):  # warm-up, the stage switch, an unbiased step
+        if schedule.switches_at(step):
+            method.start_unbiased()
+        stage = schedule.stage(step)
         batches = {name: meta_batch(spec.batch_size, index) for index, (name, spec) in
-                   enumerate(method.streams(step).items())}  # fmt: skip
-        output = method.training_step(batches, step)
+                   enumerate(method.streams(stage).items())}  # fmt: skip
+        output = method.training_step(batches, stage)
         output.loss.backward()
-        method.after_optimizer_step(step)
+        if schedule.teacher_decay(step) is not None:
+            method.update_teachers(schedule.teacher_decay(step))
         assert output.loss.device == META
         assert all(value.device == META for value in output.logs.values())

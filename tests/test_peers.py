@@ -95,11 +95,11 @@ def test_a_peer_checkpoint_starts_the_students(tmp_path, capsys):
     torch.save({"model": peer.state_dict()}, tmp_path / "best.pth")
     matching = ["model.visual=resnet18", "model.audio=resnet18", "model.frontend=ezvsl", "model.dim=16",
                 "semi.pair_b_audio=resnet18"]  # fmt: skip
-    method = build_method(load_config(None, ["method=dmt", *matching]), steps_per_epoch=1)
+    method = build_method(load_config(None, ["method=dmt", *matching]))
     assert initialize_from(method, tmp_path / "best.pth") == ["student_a", "teacher_a", "student_b", "teacher_b"]
     expected = peer.state_dict()["img_proj.weight"]
     assert torch.equal(method.modules["student_b"].visual_proj.weight, expected)
-    other = build_method(load_config(None, ["method=selfsup"]), steps_per_epoch=1)
+    other = build_method(load_config(None, ["method=selfsup"]))
     with pytest.raises(Exception, match="matches none of this run's networks"):
         initialize_from(other, tmp_path / "best.pth")
 

@@ -70,11 +70,13 @@ def test_out_of_range_settings_are_refused_with_their_key(override):
 
 
 def poison_step(monkeypatch, bad_step: int) -> None:
+    """The loss of step `bad_step` (counted from this run's first step) becomes NaN."""
     real_step = SingleModel.training_step
+    calls = iter(range(10**9))
 
-    def poisoned(self, batches, step):
-        output = real_step(self, batches, step)
-        if step == bad_step:
+    def poisoned(self, batches, stage):
+        output = real_step(self, batches, stage)
+        if next(calls) == bad_step:
             output.loss = output.loss * float("nan")
         return output
 

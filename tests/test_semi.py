@@ -93,9 +93,12 @@ def test_unbiased_step_trains_students_only():
     # delta below any map probability: every pixel of every clip is a pseudo-label
     config = load_config(None, ["method=dmt", "model.width=8", "model.dim=16", "semi.warmup_epochs=0",
                                 "semi.use_filter=false", "semi.delta=1e-30"])  # fmt: skip
-    method = build_method(config, steps_per_epoch=1)
+    method = build_method(config)
     batches = {"labeled": tiny_batch(4, 0), "unlabeled": tiny_batch(6, 1)}
-    output = method.training_step(batches, step=0)
+    method.start_unbiased()  # the loop's call at the end of the warm-up
+    before = {k: v.clone() for k, v in method.modules.state_dict().items() if k.startswith("teacher")}
+    output = method.training_step(batches, "unbiased")
+    assert all(torch.equal(before[k], method.modules.state_dict()[k]) for k in before)  # a step changes no teacher
     assert output.logs["pl/loss_a"] > 0 and output.logs["pl/loss_b"] > 0
     output.loss.backward()
     for name in ("student_a", "student_b"):
@@ -114,19 +117,20 @@ def test_unbiased_step_trains_students_only():
         for p in method.trainable():
             p.add_(0.1)
     assert all(torch.equal(switched[k], method.modules.state_dict()[k]) for k in switched)
-    method.after_optimizer_step(step=0)
+    method.update_teachers(config.semi.alpha)
     assert any(not torch.equal(switched[k], method.modules.state_dict()[k]) for k in switched)
 
 
 def test_teachers_see_weak_students_see_strong_views(monkeypatch):
     config = load_config(None, ["method=dmt", "model.width=8", "model.dim=16", "semi.warmup_epochs=0"])
-    method = build_method(config, steps_per_epoch=1)
+    method = build_method(config)
     seen: dict[str, list[torch.Tensor]] = {"teacher": [], "student": []}
     for name, module in method.modules.items():
         role = "teacher" if name.startswith("teacher") else "student"
         module.register_forward_pre_hook(lambda m, args, role=role: seen[role].append(args[0].detach().clone()))
     unlabeled = tiny_batch(6, 1)
-    method.training_step({"labeled": tiny_batch(4, 0), "unlabeled": unlabeled}, step=0)
+    method.start_unbiased()
+    method.training_step({"labeled": tiny_batch(4, 0), "unlabeled": unlabeled}, "unbiased")
     assert all(torch.equal(image, unlabeled.image) for image in seen["teacher"])
     for image in seen["student"]:  # labelled clips first, then the strong view of the unlabelled ones
         assert not torch.equal(image[4:], unlabeled.image)

@@ -16,6 +16,7 @@ import torch
 from avsl.bench import drift, methods_suite
 from avsl.bench.experiments import Row, _interrupted, markdown_table
 from avsl.config import config_to_yaml, load_config
+from avsl.engine.build import check_config
 from avsl.types import AVBatch
 
 
@@ -64,7 +65,7 @@ def test_the_studies_vary_dmt_by_config_alone():
     }  # fmt: skip
     for row in [*ablations, *methods_suite.lvs_rows(0.03), *methods_suite.long_schedule_rows(0.01)]:
         if row.method is not None:
-            load_config(None, [f"method={row.method}", *row.overrides])  # every override is a real key
+            check_config(load_config(None, [f"method={row.method}", *row.overrides]))  # real keys, a valid method
 
 
 def test_old_rows_leave_the_new_columns_empty():

@@ -66,23 +66,22 @@ def _measure(device: torch.device, size: str, precision: str, repeats: int) -> d
     setting = SIZES[size]
     config = load_config(None, ["method=dmt", "semi.warmup_epochs=0", *setting["overrides"]])
     precision = resolve_precision(precision, device)
-    method = build_method(config, steps_per_epoch=1)
+    method = build_method(config)
     method.modules.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(method.trainable(), lr=1e-4)
     samples = round(setting["seconds"] * config.data.sample_rate)
     labeled = _batch(config.semi.labeled_batch, setting["image"], samples, 0, device)
     unlabeled = _batch(config.data.batch_size - config.semi.labeled_batch, setting["image"], samples, 1, device)
     batches = {"labeled": labeled, "unlabeled": unlabeled}
-    with autocast(device, precision):
-        method.training_step(batches, 0)  # the stage switch (teachers <- students) happens once, here
+    method.start_unbiased()  # the stage switch: teachers <- students
 
     def full_step() -> None:
         with autocast(device, precision):
-            output = method.training_step(batches, 1)
+            output = method.training_step(batches, "unbiased")
         optimizer.zero_grad(set_to_none=True)
         output.loss.backward()
         optimizer.step()
-        method.after_optimizer_step(1)
+        method.update_teachers(config.semi.alpha)
 
     with autocast(device, precision):
         labels, _ = method.pseudo_labels(unlabeled)

@@ -90,10 +90,10 @@ def epoch_curve(run_dir: Path, probe: Probe, val: list[AVBatch], device: torch.d
         config = config_from_dict(read_run_header(path).config)
         if epoch < config.semi.warmup_epochs:
             continue
-        method = build_method(config, steps_per_epoch=1)
+        method = build_method(config)
         restore_run(path, method.modules)
-        if epoch == config.semi.warmup_epochs and method.settings.ema_teacher:
-            method.update_teachers(0.0)  # the switch: each teacher becomes a copy of its student
+        if epoch == config.semi.warmup_epochs:
+            method.start_unbiased()  # the switch: each teacher becomes a copy of its student
         method.modules.to(device)
         parts = [method.pseudo_labels(batch.to(device))[0] for batch in probe.batches]
         mask = torch.cat([p.mask for p in parts]).cpu()

@@ -107,30 +107,32 @@ def _measure(cache, method_name: str, batch: int, precision: str, device, bf16_r
     config = load_config(None, [*METHODS[method_name], *encoders, f"data.batch_size={batch}",
                                 f"semi.labeled_batch={labeled}", f"precision={precision}"])  # fmt: skip
     precision = resolve_precision(config.precision, device)
-    method = build_method(config, steps_per_epoch=1)
+    method = build_method(config)
     method.modules.to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.AdamW(method.trainable(), lr=1e-4)
     pools = {"all": torch.arange(len(cache)), "labeled": torch.arange(labeled * 8),
              "unlabeled": torch.arange(labeled * 8, len(cache))}  # fmt: skip
     assembler = BatchAssembler(cache, pools, 0, cache.input_size, device, channels_last=True)
-    step_index = 1 if method_name == "dmt" else 0  # past DMT's stage switch at step 0
+    stage = "unbiased" if method_name == "dmt" else "warmup"  # DMT's step after its warm-up
+    method.start_unbiased()  # DMT: teachers <- students (nothing for a single model)
 
     def step(batches) -> None:
         with autocast(device, precision):
-            output = method.training_step(batches, step_index)
+            output = method.training_step(batches, stage)
         optimizer.zero_grad(set_to_none=True)
         output.loss.backward()
         optimizer.step()
-        method.after_optimizer_step(step_index)
+        if stage == "unbiased":
+            method.update_teachers(config.semi.alpha)
 
-    fixed = assembler.batches(0, method.streams(step_index))
-    step(fixed)  # DMT: teachers <- students
+    fixed = assembler.batches(0, method.streams(stage))
+    step(fixed)  # the first step's one-off costs (allocations, kernels) out of the timing
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     step_seconds = median_seconds(lambda: step(fixed), repeats=steps, warmup=2)
     with FlopCounterMode(display=False) as counter:
         step(fixed)
-    loop_seconds = _loop_seconds(assembler, method.streams(step_index), step, steps)
+    loop_seconds = _loop_seconds(assembler, method.streams(stage), step, steps)
     flops = counter.get_total_flops()
     row = {
         "method": method_name,

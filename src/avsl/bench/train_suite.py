@@ -56,14 +56,14 @@ def _method(localizer: str):
         "method=selfsup", f"model.localizer={localizer}", "model.visual=resnet18", "model.audio=resnet18",
         "model.frontend=ezvsl", "model.dim=512", f"data.batch_size={BATCH}",
     ])  # fmt: skip
-    method = build_method(config, steps_per_epoch=1)
+    method = build_method(config)
     method.modules.to(memory_format=torch.channels_last)
     return method, torch.optim.AdamW(method.trainable(), lr=1e-4)
 
 
 def _step(method, optimizer, batch, precision: str) -> None:
     with autocast(torch.device("cpu"), precision):
-        output = method.training_step({"all": batch}, 0)
+        output = method.training_step({"all": batch}, "warmup")
     optimizer.zero_grad(set_to_none=True)
     output.loss.backward()
     optimizer.step()

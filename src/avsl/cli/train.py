@@ -8,7 +8,7 @@ from pathlib import Path
 
 from avsl.cli.common import add_device_argument, add_selection_arguments, positive_int
 from avsl.config import config_from_dict, load_config
-from avsl.engine.build import METHODS, SEMI_SUPERVISED, check_config, method_defaults
+from avsl.engine.build import METHODS, check_config, method_defaults, recipe_of
 from avsl.engine.data import split_dirs
 from avsl.engine.devices import pick_device
 from avsl.engine.trainer import train
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     _select_data(config, args)
     check_config(config)
-    if config.labeled_fraction is None and config.method in SEMI_SUPERVISED and not config.data.labeled:
+    if config.labeled_fraction is None and recipe_of(config).semi_supervised and not config.data.labeled:
         config = method_defaults(config)
         print(f"{config.method}: labelling {config.labeled_fraction:.0%} of the training clips, DMT's protocol "
               "(--labeled-fraction to choose)", flush=True)  # fmt: skip

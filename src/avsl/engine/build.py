@@ -9,17 +9,16 @@ from avsl.config import TrainConfig
 from avsl.data.formats import FORMATS
 from avsl.data.strong import StrongAugment
 from avsl.engine.precision import PRECISIONS
+from avsl.engine.schedule import StageSchedule
 from avsl.errors import AvslError
+from avsl.methods.base import Method
+from avsl.methods.recipes import METHODS, RECIPES, Recipe
 from avsl.methods.single import SingleModel
 from avsl.methods.teacher_student import TeacherStudent, TeacherStudentSettings
-from avsl.models import list_localizers
+from avsl.models import list_localizers, localizer_objective
 
-METHODS = ("selfsup", "supervised", "pseudo", "meanteacher", "dmt")
-NEEDS_BOXES = ("supervised", "pseudo", "meanteacher", "dmt")
-SEMI_SUPERVISED = ("pseudo", "meanteacher", "dmt")  # learn from labelled and unlabelled clips
 # DMT's protocol labels 3 % of the training clips (Guo et al., NeurIPS 2023, sec. 4.1).
 SEMI_LABELED_FRACTION = 0.03
-INFERENCE_ONLY = ("slavc",)  # localizers for peers' released checkpoints (avsl.inference.peers)
 
 
 def localizer_spec(config: TrainConfig, audio: str | None = None) -> dict:
@@ -46,15 +45,21 @@ def method_defaults(config: TrainConfig) -> TrainConfig:
     all boxed clips for `supervised`)."""
     if config.labeled_fraction is not None:
         return config
-    return replace(config, labeled_fraction=SEMI_LABELED_FRACTION if config.method in SEMI_SUPERVISED else 1.0)
+    return replace(config, labeled_fraction=SEMI_LABELED_FRACTION if recipe_of(config).semi_supervised else 1.0)
+
+
+def recipe_of(config: TrainConfig) -> Recipe:
+    if config.method not in RECIPES:
+        raise AvslError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
+    return RECIPES[config.method]
 
 
 def check_config(config: TrainConfig) -> None:
-    if config.method not in METHODS:
-        raise AvslError(f"unknown method {config.method!r}; choose one of {', '.join(METHODS)}")
+    """Every setting that cannot be what the user asked for, refused with its key."""
+    recipe = recipe_of(config)
     if config.model.localizer not in list_localizers():
         raise AvslError(f"unknown localizer {config.model.localizer!r}; choose one of {', '.join(list_localizers())}")
-    if config.model.localizer in INFERENCE_ONLY:
+    if localizer_objective(config.model.localizer) is None:
         raise AvslError(
             f"the {config.model.localizer} localizer loads released checkpoints; it has no training objective here"
         )
@@ -68,16 +73,31 @@ def check_config(config: TrainConfig) -> None:
     _check_numbers(config)
     if config.data.batch_size < 2:
         raise AvslError("data.batch_size must be at least 2 (contrastive losses need negatives)")
-    if config.method in SEMI_SUPERVISED and not 0 < config.semi.labeled_batch < config.data.batch_size:
+    if recipe.semi_supervised:
+        _check_semi(config, recipe)
+
+
+def _check_semi(config: TrainConfig, recipe: Recipe) -> None:
+    s = config.semi
+    if not 0 < s.labeled_batch < config.data.batch_size:
         raise AvslError(
-            f"semi.labeled_batch ({config.semi.labeled_batch}) must be between 0 and data.batch_size "
+            f"semi.labeled_batch ({s.labeled_batch}) must be between 0 and data.batch_size "
             f"({config.data.batch_size}): each step mixes labelled and unlabelled clips"
         )
-    if config.method in SEMI_SUPERVISED and config.semi.warmup_epochs >= config.optim.epochs:
+    if s.warmup_epochs >= config.optim.epochs:
         raise AvslError(
             f"{config.method}'s pseudo-label stage never runs: optim.epochs ({config.optim.epochs}) must be above "
-            f"semi.warmup_epochs ({config.semi.warmup_epochs}), the supervised warm-up"
+            f"semi.warmup_epochs ({s.warmup_epochs}), the supervised warm-up"
         )
+    if recipe.rule == "consensus" and _pairs(config, recipe) == 1 and s.use_filter:
+        raise AvslError(
+            f"{config.method}'s consensus filter needs two teacher-student pairs; semi.pairs=1 is the single-pair "
+            "ablation, which keeps every label: set semi.use_filter=false with it"
+        )
+
+
+def _pairs(config: TrainConfig, recipe: Recipe) -> int:
+    return config.semi.pairs if recipe.pairs_setting else 1
 
 
 def _check_numbers(config: TrainConfig) -> None:
@@ -112,27 +132,24 @@ def _check_numbers(config: TrainConfig) -> None:
             raise AvslError(f"{key} must be {wanted}, got {value}")
 
 
-def build_method(config: TrainConfig, steps_per_epoch: int):
+def build_method(config: TrainConfig) -> Method:
     """The method object for `config.method` with its networks initialised from the seed."""
     config = method_defaults(config)
     check_config(config)
+    recipe = recipe_of(config)
     spec = localizer_spec(config)
-    if config.method == "selfsup":
-        return SingleModel(spec, config.data.batch_size, config.seed, "contrastive")
-    if config.method == "supervised":
-        return SingleModel(spec, config.data.batch_size, config.seed, "boxes", config.loss.dice_weight)
+    if recipe.objective is not None:
+        return SingleModel(spec, config.data.batch_size, config.seed, recipe.objective, config.loss.dice_weight)
     s = config.semi
-    pairs = s.pairs if config.method == "dmt" else 1
+    pairs = _pairs(config, recipe)
     settings = TeacherStudentSettings(
         pairs=pairs,
-        ema_teacher=config.method != "pseudo",
-        rule={"dmt": "consensus", "meanteacher": "confidence", "pseudo": "unfiltered"}[config.method],
-        warmup_steps=s.warmup_epochs * steps_per_epoch,
+        ema_teacher=recipe.ema_teacher,
+        rule=recipe.rule,
         labeled_batch=s.labeled_batch,
         unlabeled_batch=config.data.batch_size - s.labeled_batch,
         delta=s.delta,
         tau_f=s.tau_f,
-        alpha=s.alpha,
         lambda_u=s.lambda_u,
         lambda_c=s.lambda_c,
         confidence=s.confidence,
@@ -143,6 +160,14 @@ def build_method(config: TrainConfig, steps_per_epoch: int):
     specs = [spec, localizer_spec(config, audio=s.pair_b_audio)][:pairs]
     strong = StrongAugment(s.strong_crop_scale, s.strong_colour, s.strong_hue, s.strong_grayscale, s.strong_blur)
     return TeacherStudent(specs, settings, strong, config.seed)
+
+
+def stage_schedule(config: TrainConfig, steps_per_epoch: int) -> StageSchedule:
+    """When the method leaves its warm-up, and its teachers' EMA decay (METHOD.md's alpha)."""
+    recipe = recipe_of(config)
+    if not recipe.semi_supervised:
+        return StageSchedule()
+    return StageSchedule(config.semi.warmup_epochs * steps_per_epoch, config.semi.alpha if recipe.ema_teacher else None)
 
 
 def steps_per_epoch(num_train: int, batch_size: int) -> int:

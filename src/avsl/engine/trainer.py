@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -15,19 +15,20 @@ from tqdm import tqdm
 
 from avsl.checkpoint import check_module_state
 from avsl.config import TrainConfig, config_to_dict, config_to_yaml
-from avsl.data.source import ClipSource, evaluation_batches
+from avsl.data.source import evaluation_batches
 from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.batches import BatchAssembler, Prefetcher
-from avsl.engine.build import NEEDS_BOXES, SEMI_SUPERVISED, build_method, method_defaults, steps_per_epoch
+from avsl.engine.build import build_method, method_defaults, recipe_of, stage_schedule, steps_per_epoch
 from avsl.engine.data import Selection, TrainData, load_train_data
-from avsl.engine.distributed import init_distributed, local_device, shutdown_distributed
+from avsl.engine.distributed import DistInfo, init_distributed, local_device, shutdown_distributed
 from avsl.engine.evaluate import evaluate
 from avsl.engine.precision import autocast, resolve_precision
 from avsl.engine.runlog import RunLog
-from avsl.engine.schedule import learning_rate, step_seed
+from avsl.engine.schedule import StageSchedule, learning_rate, step_seed
 from avsl.errors import AvslError
 from avsl.files import atomic_write, remove_temporary_files
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
+from avsl.methods.base import Method, StreamSpec
 from avsl.run import (
     BEST_FILE,
     CONFIG_FILE,
@@ -73,41 +74,108 @@ def train(
             still spans the configured epochs.
     """
     started = time.perf_counter()
-    config = method_defaults(config)
+    run = _start(method_defaults(config), train_dir, val_dir, run_dir, device, resume)
+    if run.start_step >= run.total_steps:  # a resumed run that had trained every step
+        run.close()
+        return TrainResult(run_dir, run.start_step, run.best, {}, time.perf_counter() - started, finished_before=True)
+    end_step = run.total_steps if max_steps is None else min(run.total_steps, max_steps)
+    bar = tqdm(total=run.total_steps, initial=run.start_step, desc=f"train {config.method}", unit="step",
+               disable=_bar_disabled(progress, run.dist.is_main))  # fmt: skip
+    with Prefetcher(run.assembler, run.streams, range(run.start_step, end_step)) as prefetched:
+        for step, batches in prefetched:
+            if run.schedule.switches_at(step):
+                run.method.start_unbiased()
+            lr = _optimize(run, step, batches)
+            done = step + 1
+            bar.update(1)
+            if done % PROGRESS_EVERY == 0 and run.epoch_logs.values:
+                bar.set_postfix(loss=f"{run.epoch_logs.latest_loss():.3f}", lr=f"{lr:.2e}")
+            if done % run.per_epoch == 0 or done == run.total_steps:
+                _end_epoch(run, done, lr)
+            elif run.config.checkpoint_every and done % run.config.checkpoint_every == 0:
+                _save_mid_epoch(run, done)
+    bar.close()
+    if end_step == run.total_steps and run.best is None:
+        run.save(BEST_FILE, end_step)
+    run.close()
+    return TrainResult(run_dir, end_step, run.best, run.last_metrics, time.perf_counter() - started)
+
+
+@dataclass
+class _Run:
+    """Everything one training run holds while it runs; the loop's functions share it."""
+
+    config: TrainConfig
+    run_dir: Path
+    device: torch.device
+    precision: str
+    dist: DistInfo
+    data: TrainData
+    method: Method
+    schedule: StageSchedule
+    optimizer: torch.optim.Optimizer
+    header: RunHeader
+    log: RunLog
+    assembler: BatchAssembler
+    per_epoch: int
+    total_steps: int
+    start_step: int
+    best: dict | None
+    epoch_logs: EpochLogs
+    last_metrics: dict = field(default_factory=dict)
+    samples: int = 0
+    tick: float = field(default_factory=time.perf_counter)
+
+    def streams(self, step: int) -> dict[str, StreamSpec]:
+        return self.method.streams(self.schedule.stage(step))
+
+    def save(self, name: str, step: int, **state) -> None:
+        """`last` or `best` in the run folder (rank 0 only)."""
+        if self.dist.is_main:
+            _save(self.run_dir / name, self.method, self.optimizer, self.header.at(step=step, best=self.best, **state))
+
+    def close(self) -> None:
+        self.log.close()
+        if self.dist.is_main:
+            remove_temporary_files(self.run_dir, RUN_FILES)
+        if self.dist.world > 1:
+            shutdown_distributed()
+
+
+def _start(
+    config: TrainConfig, train_dir: Path, val_dir: Path | None, run_dir: Path, device: torch.device, resume: bool
+) -> _Run:
+    """Data, method, optimizer and run files, new or restored from the run's last checkpoint."""
     retain_freed_memory()  # each step reuses the previous step's pages (see avsl.engine.allocator)
     device = local_device(device)
-    precision = resolve_precision(config.precision, device)
-    dist_info = init_distributed(device)
+    dist = init_distributed(device)
+    recipe = recipe_of(config)
     data = load_train_data(
         train_dir, val_dir, config.data.image_size, config.data.audio_seconds, config.data.sample_rate,
-        config.labeled_fraction, config.method in NEEDS_BOXES, config.seed, config.data.workers,
-        config.data.max_pixels, config.data.strict, *selections(config),
-        needs_unlabeled=config.method in SEMI_SUPERVISED,
+        config.labeled_fraction, recipe.needs_boxes, config.seed, config.data.workers,
+        config.data.max_pixels, config.data.strict, *selections(config), needs_unlabeled=recipe.semi_supervised,
     )  # fmt: skip
-    if dist_info.is_main:
+    if dist.is_main:
         _warn_skipped(data, run_dir)
     per_epoch = steps_per_epoch(len(data.train), config.data.batch_size)
     total_steps = config.optim.epochs * per_epoch
     # A resumed run takes every weight from its checkpoint: initial weights (a file that may
     # have moved since, or a download) are not loaded.
-    build_config = replace(config, model=replace(config.model, visual_weights="none")) if resume else config
-    method = build_method(build_config, per_epoch)
+    method = build_method(replace(config, model=replace(config.model, visual_weights="none")) if resume else config)
     if config.model.init_from and not resume:
         initialize_from(method, Path(config.model.init_from))
-    _check_shards(method, total_steps, dist_info.world)
-    _place(method, device, config, dist_info.world)
+    schedule = stage_schedule(config, per_epoch)
+    _check_shards(method, schedule, total_steps, dist.world)
+    _place(method, device, config, dist.world)
     optimizer = _optimizer(config, method.trainable())
     start_step, best, epoch_state = 0, None, {}
     if resume:
-        start_step, best, epoch_state = _restore(run_dir / LAST_FILE, method, optimizer)
-        if start_step >= total_steps:
-            if dist_info.world > 1:
-                shutdown_distributed()
-            return TrainResult(run_dir, start_step, best, {}, time.perf_counter() - started, finished_before=True)
-    elif dist_info.is_main:
+        restored = restore_run(run_dir / LAST_FILE, method.modules, optimizer)
+        start_step, best, epoch_state = restored.step, restored.best, restored.epoch_logs
+    elif dist.is_main:
         _write_run_files(run_dir, config, data, train_dir, val_dir)
-    log = RunLog(run_dir, enabled=dist_info.is_main)
-    if resume and dist_info.is_main:
+    log = RunLog(run_dir, enabled=dist.is_main and start_step < total_steps)  # a finished run is left as it is
+    if resume and log.enabled:
         log.truncate_after(start_step)
         remove_temporary_files(run_dir, RUN_FILES)  # left by a kill during a write
     header = RunHeader(
@@ -117,69 +185,66 @@ def train(
     )  # fmt: skip
     pools = {"all": torch.arange(len(data.train)), "labeled": data.labeled, "unlabeled": data.unlabeled}
     assembler = BatchAssembler(
-        data.train, pools, config.seed, data.image_size, device, config.channels_last, dist_info.rank, dist_info.world
+        data.train, pools, config.seed, data.image_size, device, config.channels_last, dist.rank, dist.world
     )
-    epoch_logs = EpochLogs.restore(start_step, epoch_state, device)
-    last_metrics: dict = {}
-    end_step = total_steps if max_steps is None else min(total_steps, max_steps)
-    samples, tick = 0, time.perf_counter()
-    bar = tqdm(total=total_steps, initial=start_step, desc=f"train {config.method}", unit="step",
-               disable=_bar_disabled(progress, dist_info.is_main))  # fmt: skip
-    with Prefetcher(assembler, method.streams, range(start_step, end_step)) as prefetched:
-        for step, batches in prefetched:
-            lr = learning_rate(step, config.optim.lr, total_steps, config.optim.warmup_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            torch.manual_seed(step_seed(config.seed, step))  # the step's own randomness
-            with autocast(device, precision):
-                output = method.training_step(batches, step)
-            optimizer.zero_grad(set_to_none=True)
-            output.loss.backward()
-            grad_norm = _clip_gradients(method.trainable(), config.optim)
-            if config.optim.skip_nonfinite and not _finite(output.loss, grad_norm):
-                epoch_logs.skipped_steps += 1  # no update, no teacher step: the weights stay finite
-            else:
-                optimizer.step()
-                method.after_optimizer_step(step)
-                epoch_logs.add(step, {"loss": output.loss.detach().float(), **output.logs})
-            samples += sum(len(b) for b in batches.values()) * dist_info.world
-            bar.update(1)
-            done = step + 1
-            if done % PROGRESS_EVERY == 0 and epoch_logs.values:
-                bar.set_postfix(loss=f"{epoch_logs.latest_loss():.3f}", lr=f"{lr:.2e}")
-            if done % per_epoch == 0 or done == total_steps:
-                record = {"step": done, "epoch": done / per_epoch, "lr": lr,
-                          "samples_per_s": samples / max(time.perf_counter() - tick, 1e-9)}  # fmt: skip
-                record.update({f"train/{k}": v for k, v in epoch_logs.averages().items()})
-                if config.optim.skip_nonfinite:
-                    record["train/skipped_steps"] = epoch_logs.skipped_steps
-                if dist_info.is_main and data.val is not None:
-                    last_metrics = _validate(method, step, data.val, config, device, precision)
-                    record.update({f"val/{n}/{k}": v for n, m in last_metrics.items() for k, v in m.items()})
-                    score = last_metrics.get(method.inference_name, {}).get("ap50")
-                    if score is not None and (best is None or score > best["ap50"]):
-                        best = {"ap50": score, "step": done}
-                        _save(run_dir / BEST_FILE, method, optimizer, header.at(step=done, best=best))
-                log.write(record, done)
-                epoch_logs, samples, tick = EpochLogs(done), 0, time.perf_counter()
-                if dist_info.is_main:
-                    _save(run_dir / LAST_FILE, method, optimizer, header.at(step=done, best=best))
-                    if config.keep_epochs:
-                        _save(epoch_file(run_dir, done // per_epoch), method, None, header.at(step=done))
-            elif config.checkpoint_every and done % config.checkpoint_every == 0 and dist_info.is_main:
-                epoch_logs.check_finite()
-                # the epoch so far goes with it, so a resumed epoch's averages cover all its steps
-                state = header.at(step=done, best=best, epoch_logs=epoch_logs.state())
-                _save(run_dir / LAST_FILE, method, optimizer, state)
-    bar.close()
-    if dist_info.is_main and end_step == total_steps and best is None:
-        _save(run_dir / BEST_FILE, method, optimizer, header.at(step=end_step, best=None))
-    log.close()
-    if dist_info.is_main:
-        remove_temporary_files(run_dir, RUN_FILES)
-    if dist_info.world > 1:
-        shutdown_distributed()
-    return TrainResult(run_dir, end_step, best, last_metrics, time.perf_counter() - started)
+    return _Run(
+        config, run_dir, device, resolve_precision(config.precision, device), dist, data, method, schedule, optimizer,
+        header, log, assembler, per_epoch, total_steps, start_step, best,
+        EpochLogs.restore(start_step, epoch_state, device),
+    )  # fmt: skip
+
+
+def _optimize(run: _Run, step: int, batches: dict[str, AVBatch]) -> float:
+    """One step: the method's loss, backward, clipping, the optimizer, then the teachers."""
+    config = run.config
+    lr = learning_rate(step, config.optim.lr, run.total_steps, config.optim.warmup_steps)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    torch.manual_seed(step_seed(config.seed, step))  # the step's own randomness
+    with autocast(run.device, run.precision):
+        output = run.method.training_step(batches, run.schedule.stage(step))
+    run.optimizer.zero_grad(set_to_none=True)
+    output.loss.backward()
+    grad_norm = _clip_gradients(run.method.trainable(), config.optim)
+    if config.optim.skip_nonfinite and not _finite(output.loss, grad_norm):
+        run.epoch_logs.skipped_steps += 1  # no update, no teacher step: the weights stay finite
+    else:
+        run.optimizer.step()
+        decay = run.schedule.teacher_decay(step)
+        if decay is not None:
+            run.method.update_teachers(decay)
+        run.epoch_logs.add(step, {"loss": output.loss.detach().float(), **output.logs})
+    run.samples += sum(len(b) for b in batches.values()) * run.dist.world
+    return lr
+
+
+def _end_epoch(run: _Run, done: int, lr: float) -> None:
+    """The epoch's log line, validation, the best and last checkpoints (and the epoch's weights)."""
+    record = {"step": done, "epoch": done / run.per_epoch, "lr": lr,
+              "samples_per_s": run.samples / max(time.perf_counter() - run.tick, 1e-9)}  # fmt: skip
+    record.update({f"train/{k}": v for k, v in run.epoch_logs.averages().items()})
+    if run.config.optim.skip_nonfinite:
+        record["train/skipped_steps"] = run.epoch_logs.skipped_steps
+    if run.dist.is_main and run.data.val is not None:
+        run.last_metrics = _validate(run, done - 1)
+        record.update({f"val/{n}/{k}": v for n, m in run.last_metrics.items() for k, v in m.items()})
+        score = run.last_metrics.get(run.method.inference_name, {}).get("ap50")
+        if score is not None and (run.best is None or score > run.best["ap50"]):
+            run.best = {"ap50": score, "step": done}
+            run.save(BEST_FILE, done)
+    run.log.write(record, done)
+    run.epoch_logs, run.samples, run.tick = EpochLogs(done), 0, time.perf_counter()
+    run.save(LAST_FILE, done)
+    if run.config.keep_epochs and run.dist.is_main:
+        _save(epoch_file(run.run_dir, done // run.per_epoch), run.method, None, run.header.at(step=done))
+
+
+def _save_mid_epoch(run: _Run, done: int) -> None:
+    """`last` within an epoch; the epoch's logs so far go with it, so a resumed epoch's averages
+    cover all its steps."""
+    if run.dist.is_main:
+        run.epoch_logs.check_finite()
+        run.save(LAST_FILE, done, epoch_logs=run.epoch_logs.state())
 
 
 class EpochLogs:
@@ -310,9 +375,10 @@ def _warn_skipped(data: TrainData, run_dir: Path) -> None:
         )
 
 
-def _check_shards(method, total_steps: int, world: int) -> None:
+def _check_shards(method: Method, schedule: StageSchedule, total_steps: int, world: int) -> None:
     """Each rank takes an equal share of every batch; unequal shards would weigh clips unequally."""
-    sizes = {spec.batch_size for step in (0, total_steps - 1) for spec in method.streams(step).values()}
+    stages = {schedule.stage(0), schedule.stage(total_steps - 1)}
+    sizes = {spec.batch_size for stage in stages for spec in method.streams(stage).values()}
     uneven = sorted(size for size in sizes if size % world)
     if uneven:
         raise AvslError(f"batch sizes {uneven} do not divide over {world} processes; choose multiples of {world}")
@@ -346,20 +412,20 @@ def _place(method, device: torch.device, config: TrainConfig, world: int) -> Non
 
 
 @torch.no_grad()
-def _validate(method, step: int, val: ClipSource, config: TrainConfig, device: torch.device, precision: str) -> dict:
+def _validate(run: _Run, step: int) -> dict:
     """ap50 (median and adaptive rules) / ciou_mean / auc on the val split for each network the
-    method exposes now."""
+    method exposes at `step`."""
     results = {}
-    for name, module in method.evaluated(step).items():
+    for name, module in run.method.evaluated(run.schedule.stage(step)).items():
         was_training = module.training
         module.eval()
 
         def predict(batch: AVBatch, model=module) -> torch.Tensor:
-            with autocast(device, precision):
+            with autocast(run.device, run.precision):
                 return model(batch.image, batch.audio).map_logits
 
-        batches = evaluation_batches(val, config.data.batch_size)
-        outcome = evaluate(predict, batches, device=device, progress=False)
+        batches = evaluation_batches(run.data.val, run.config.data.batch_size)
+        outcome = evaluate(predict, batches, device=run.device, progress=False)
         summary = outcome.metrics("median")
         results[name] = {k: summary[k] for k in ("ap50", "ap50_adaptive", "ciou_mean", "auc")}
         results[name]["ciou_small"] = summary["ciou_by_size"]["small"]["ciou_mean"]
@@ -378,12 +444,6 @@ def _save(path: Path, method, optimizer: torch.optim.Optimizer | None, header: R
         )
     path.parent.mkdir(exist_ok=True)
     save_run(path, header, method.modules, optimizer)
-
-
-def _restore(path: Path, method, optimizer: torch.optim.Optimizer) -> tuple[int, dict | None, dict]:
-    """Weights, optimizer state, step, best score and the interrupted epoch's logs."""
-    header = restore_run(path, method.modules, optimizer)
-    return header.step, header.best, header.epoch_logs
 
 
 def _write_run_files(

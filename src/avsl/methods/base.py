@@ -15,6 +15,9 @@ from avsl.ops.collective import gather_batch
 from avsl.types import AVBatch, LocalizerOutput, StepOutput
 
 Pool = Literal["all", "labeled", "unlabeled"]
+# A semi-supervised method's stages: the supervised warm-up, then the unbiased (pseudo-label)
+# stage. The loop's schedule decides which one a step is in; single-stage methods ignore it.
+Stage = Literal["warmup", "unbiased"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,8 @@ class StreamSpec:
 
 
 class Method(Protocol):
-    """What the training loop calls; see `avsl.engine.trainer`."""
+    """What the training loop calls (`avsl.engine.trainer`). A method holds networks and losses
+    only; the loop owns the optimizer, the schedule and the stage, and tells the method."""
 
     modules: nn.ModuleDict  # every network with state, by name (saved in checkpoints)
     specs: dict[str, dict]  # each network's localizer spec (rebuilt from checkpoints)
@@ -35,15 +39,23 @@ class Method(Protocol):
 
     def trainable_names(self) -> list[str]: ...
 
-    def streams(self, step: int) -> dict[str, StreamSpec]: ...
-
     def trainable(self) -> list[nn.Parameter]: ...
 
-    def training_step(self, batches: dict[str, AVBatch], step: int) -> StepOutput: ...
+    def streams(self, stage: Stage) -> dict[str, StreamSpec]: ...
 
-    def after_optimizer_step(self, step: int) -> None: ...
+    def training_step(self, batches: dict[str, AVBatch], stage: Stage) -> StepOutput:
+        """The loss of one step; it changes no state (the loop steps the optimizer)."""
+        ...
 
-    def evaluated(self, step: int) -> dict[str, nn.Module]: ...
+    def start_unbiased(self) -> None:
+        """At the end of the warm-up: each teacher becomes a copy of its student."""
+        ...
+
+    def update_teachers(self, decay: float) -> None:
+        """After an optimizer step of the unbiased stage: teacher <- decay * teacher + (1 - decay) * student."""
+        ...
+
+    def evaluated(self, stage: Stage) -> dict[str, nn.Module]: ...
 
 
 def build_localizer(spec: dict, seed: int) -> nn.Module:
@@ -68,7 +80,8 @@ def supervised_term(map_logits: Tensor, boxes: list[Tensor], dice_weight: float)
 
 
 def contrastive_term(objective: str, output: LocalizerOutput) -> Tensor:
-    """The localizer's objective over the global batch: under DDP every rank's clips are negatives."""
+    """The localizer's objective (`avsl.models.localizer_objective`) over the global batch: under
+    DDP every rank's clips are negatives."""
     return unsupervised_loss(
         objective, replace(output, visual=gather_batch(output.visual), audio=gather_batch(output.audio))
     )

@@ -3,18 +3,17 @@ and `supervised` (the map loss on the labelled clips only; all boxes for the upp
 
 from __future__ import annotations
 
-from typing import Literal
-
 from torch import nn
 
-from avsl.methods.base import StreamSpec, as_logs, build_localizer, contrastive_term, supervised_term
+from avsl.methods.base import Stage, StreamSpec, as_logs, build_localizer, contrastive_term, supervised_term
+from avsl.methods.recipes import Objective
+from avsl.models import localizer_objective
 from avsl.types import AVBatch, StepOutput
-
-Objective = Literal["contrastive", "boxes"]
 
 
 class SingleModel:
-    """One localizer trained with one objective; `objective` picks the loss and the clips."""
+    """One localizer trained with one objective, in one stage; `objective` picks the loss and
+    the clips."""
 
     inference_name = "model"
 
@@ -22,13 +21,13 @@ class SingleModel:
         self.modules = nn.ModuleDict({"model": build_localizer(spec, seed)})
         self.specs = {"model": spec}
         self.runners: dict[str, nn.Module] = {}  # the loop may wrap the model (DDP)
-        self.localizer = spec["name"]
+        self.contrastive = localizer_objective(spec["name"])
         self.objective = objective
         self.pool = "all" if objective == "contrastive" else "labeled"
         self.batch_size = batch_size
         self.dice_weight = dice_weight
 
-    def streams(self, step: int) -> dict[str, StreamSpec]:
+    def streams(self, stage: Stage) -> dict[str, StreamSpec]:
         return {self.pool: StreamSpec(self.pool, self.batch_size)}
 
     def trainable(self) -> list[nn.Parameter]:
@@ -37,17 +36,20 @@ class SingleModel:
     def trainable_names(self) -> list[str]:
         return ["model"]
 
-    def training_step(self, batches: dict[str, AVBatch], step: int) -> StepOutput:
+    def training_step(self, batches: dict[str, AVBatch], stage: Stage) -> StepOutput:
         batch = batches[self.pool]
         output = self.runners.get("model", self.modules["model"])(batch.image, batch.audio)
         if self.objective == "contrastive":
-            loss = contrastive_term(self.localizer, output)
+            loss = contrastive_term(self.contrastive, output)
             return StepOutput(loss, as_logs(con__loss=loss))
         loss = supervised_term(output.map_logits, batch.boxes, self.dice_weight)
         return StepOutput(loss, as_logs(sup__loss=loss))
 
-    def after_optimizer_step(self, step: int) -> None:
-        pass
+    def start_unbiased(self) -> None:
+        """One stage: nothing to switch."""
 
-    def evaluated(self, step: int) -> dict[str, nn.Module]:
+    def update_teachers(self, decay: float) -> None:
+        """No teacher."""
+
+    def evaluated(self, stage: Stage) -> dict[str, nn.Module]:
         return {"model": self.modules["model"]}

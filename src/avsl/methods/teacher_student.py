@@ -1,20 +1,20 @@
 """Teacher-student methods: `dmt`, `meanteacher` and `pseudo`, one class, three settings.
 
-Stage 1 (warm-up, `warmup_steps`): each student learns from the labelled clips (map loss) and
+Stage 1 (warm-up): each student learns from the labelled clips (map loss) and
 all clips (the localizer's contrastive loss); with two pairs, pair B draws its own batches so
 the pairs differ in data order as well as initialisation and audio encoder.
 Stage 2: teachers (copies of the students at the switch, then their EMA) predict on the weak
 view of an unlabelled batch; `semi.pseudo` turns the maps into pseudo-labels (DMT: consensus
 filter + intersection; Mean Teacher: confidence filter; pseudo: the model's own map); each
 student trains on a strong view with supervised + lambda_u * pseudo-label + lambda_c *
-contrastive losses. The loop calls `after_optimizer_step`, which moves the EMA teachers.
+contrastive losses. The loop decides the stage of each step, and calls `start_unbiased` at the
+switch and `update_teachers(decay)` after each optimizer step of stage 2: a step changes no state.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from avsl.data.strong import StrongAugment
 from avsl.losses.supervised import box_targets, map_loss_per_clip
 from avsl.methods.base import (
+    Stage,
     StreamSpec,
     as_logs,
     build_localizer,
@@ -29,6 +30,8 @@ from avsl.methods.base import (
     forward_pair,
     supervised_term,
 )
+from avsl.methods.recipes import LabelRule
+from avsl.models import localizer_objective
 from avsl.ops.collective import global_sum, world_size
 from avsl.semi.ema import ema_update_
 from avsl.semi.pseudo import (
@@ -40,8 +43,6 @@ from avsl.semi.pseudo import (
 )
 from avsl.types import AVBatch, PseudoLabels, StepOutput
 
-LabelRule = Literal["consensus", "confidence", "unfiltered"]
-
 
 @dataclass(frozen=True)
 class TeacherStudentSettings:
@@ -50,12 +51,10 @@ class TeacherStudentSettings:
     pairs: int  # 2 for DMT
     ema_teacher: bool  # False: the student is its own teacher (naive pseudo-labelling)
     rule: LabelRule
-    warmup_steps: int
     labeled_batch: int
     unlabeled_batch: int
     delta: float
     tau_f: float
-    alpha: float
     lambda_u: float
     lambda_c: float
     confidence: float
@@ -75,7 +74,7 @@ class TeacherStudent:
         self.settings = settings
         self.strong = strong
         self.pairs = PAIR_NAMES[: settings.pairs]
-        self.objectives = {p: spec["name"] for p, spec in zip(self.pairs, specs, strict=True)}
+        self.objectives = {p: localizer_objective(spec["name"]) for p, spec in zip(self.pairs, specs, strict=True)}
         modules = {}
         self.specs: dict[str, dict] = {}
         self.runners: dict[str, nn.Module] = {}  # the loop may wrap the students (DDP)
@@ -90,14 +89,11 @@ class TeacherStudent:
         self.inference_name = "teacher_a" if settings.ema_teacher else "student_a"
 
     # -- what the loop asks -------------------------------------------------------------
-    def in_warmup(self, step: int) -> bool:
-        return step < self.settings.warmup_steps
-
-    def streams(self, step: int) -> dict[str, StreamSpec]:
+    def streams(self, stage: Stage) -> dict[str, StreamSpec]:
         labeled = StreamSpec("labeled", self.settings.labeled_batch)
         unlabeled = StreamSpec("unlabeled", self.settings.unlabeled_batch)
         specs = {"labeled": labeled, "unlabeled": unlabeled}
-        if self.in_warmup(step) and len(self.pairs) == 2:
+        if stage == "warmup" and len(self.pairs) == 2:
             specs.update(labeled_b=labeled, unlabeled_b=unlabeled)
         return specs
 
@@ -111,8 +107,8 @@ class TeacherStudent:
         name = f"student_{pair}"
         return self.runners.get(name, self.modules[name])
 
-    def evaluated(self, step: int) -> dict[str, nn.Module]:
-        if self.in_warmup(step) or not self.settings.ema_teacher:
+    def evaluated(self, stage: Stage) -> dict[str, nn.Module]:
+        if stage == "warmup" or not self.settings.ema_teacher:
             return {f"student_{p}": self.modules[f"student_{p}"] for p in self.pairs}
         return {name: self.modules[name] for name in self.modules}
 
@@ -120,25 +116,21 @@ class TeacherStudent:
         return self.modules[f"teacher_{pair}" if self.settings.ema_teacher else f"student_{pair}"]
 
     # -- one step --------------------------------------------------------------------------
-    def training_step(self, batches: dict[str, AVBatch], step: int) -> StepOutput:
-        if self.in_warmup(step):
-            return self._warmup_step(batches)
-        if step == self.settings.warmup_steps and self.settings.ema_teacher:
-            self._teachers_from_students()
-        return self._unbiased_step(batches)
+    def training_step(self, batches: dict[str, AVBatch], stage: Stage) -> StepOutput:
+        return self._warmup_step(batches) if stage == "warmup" else self._unbiased_step(batches)
 
-    def after_optimizer_step(self, step: int) -> None:
-        if self.settings.ema_teacher and not self.in_warmup(step):
-            self.update_teachers(self.settings.alpha)
+    def start_unbiased(self) -> None:
+        """Each EMA teacher becomes a copy of its student (a student that is its own teacher
+        needs nothing)."""
+        if self.settings.ema_teacher:
+            for pair in self.pairs:
+                self.modules[f"teacher_{pair}"].load_state_dict(self.modules[f"student_{pair}"].state_dict())
 
     def update_teachers(self, decay: float) -> None:
         """theta_T <- decay * theta_T + (1 - decay) * theta_S for every pair."""
-        for pair in self.pairs:
-            ema_update_(self.modules[f"teacher_{pair}"], self.modules[f"student_{pair}"], decay)
-
-    def _teachers_from_students(self) -> None:
-        for pair in self.pairs:
-            self.modules[f"teacher_{pair}"].load_state_dict(self.modules[f"student_{pair}"].state_dict())
+        if self.settings.ema_teacher:
+            for pair in self.pairs:
+                ema_update_(self.modules[f"teacher_{pair}"], self.modules[f"student_{pair}"], decay)
 
     def _warmup_step(self, batches: dict[str, AVBatch]) -> StepOutput:
         total = 0.0
@@ -196,8 +188,9 @@ class TeacherStudent:
             teacher.train(was_training)
         maps = [m.clone() for m in maps]  # leave inference mode: these feed autograd-free code only
         s = self.settings
-        if s.rule == "consensus" and len(maps) == 2:
-            labels = consensus_labels(maps[0], maps[1], s.delta, s.tau_f, s.use_filter, s.use_intersection)
+        if s.rule == "consensus":
+            # with one pair (the single-pair ablation, its filter off) the teacher agrees with itself
+            labels = consensus_labels(maps[0], maps[-1], s.delta, s.tau_f, s.use_filter, s.use_intersection)
         elif s.rule == "confidence":
             labels = confidence_labels(maps[0], s.delta, s.confidence)
         else:

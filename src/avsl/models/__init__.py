@@ -6,4 +6,5 @@ from avsl.models.registry import (  # noqa: F401
     list_audio_encoders,
     list_localizers,
     list_visual_encoders,
+    localizer_objective,
 )

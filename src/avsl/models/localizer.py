@@ -26,7 +26,7 @@ class AVLocalizer(nn.Module):
 
     def __init__(
         self,
-        objective: str,
+        objective: str | None,
         visual: str = "tiny",
         audio: str = "tiny",
         visual_weights: str = "none",
@@ -73,14 +73,14 @@ def own_similarity(visual: Tensor, audio: Tensor) -> Tensor:
     return (visual * audio[:, :, None, None].to(visual.dtype)).sum(1)
 
 
-@register_localizer("ezvsl")
+@register_localizer("ezvsl", objective="ezvsl")  # EZ-VSL's multiple-instance InfoNCE
 def _ezvsl(**kwargs) -> AVLocalizer:
-    return AVLocalizer("ezvsl", **kwargs)
+    return AVLocalizer(**kwargs)
 
 
-@register_localizer("lvs")
+@register_localizer("lvs", objective="lvs")  # LVS's tri-map contrast with hard negatives
 def _lvs(**kwargs) -> AVLocalizer:
-    return AVLocalizer("lvs", **kwargs)
+    return AVLocalizer(**kwargs)
 
 
 class TwoHeadLocalizer(AVLocalizer):
@@ -88,7 +88,7 @@ class TwoHeadLocalizer(AVLocalizer):
     heads' similarity maps (Mo & Morgado 2022). Only for SLAVC's released checkpoints: its own
     training objective is not part of this project."""
 
-    def __init__(self, objective: str, dim: int = 128, **kwargs) -> None:
+    def __init__(self, objective: str | None, dim: int = 128, **kwargs) -> None:
         super().__init__(objective, dim=dim, **kwargs)
         self.visual_proj2 = nn.Conv2d(self.visual.out_channels, dim, kernel_size=1)
         self.audio_proj2 = nn.Linear(self.audio.out_channels, dim)
@@ -111,6 +111,6 @@ class TwoHeadLocalizer(AVLocalizer):
         return LocalizerOutput(map_logits=self.map_logits(visual, audio), visual=visual[:, 0], audio=audio[:, 0])
 
 
-@register_localizer("slavc")
+@register_localizer("slavc", objective=None)  # released checkpoints only: its objective is not here
 def _slavc(**kwargs) -> AVLocalizer:
-    return TwoHeadLocalizer("slavc", **kwargs)
+    return TwoHeadLocalizer(**kwargs)

@@ -16,6 +16,9 @@ _REGISTRIES: dict[str, dict[str, Callable[..., nn.Module]]] = {
     "audio encoder": {},
     "localizer": {},
 }
+# Each localizer's training objective (a key of avsl.losses' OBJECTIVES), declared where it is
+# registered; None for localizers that only load released checkpoints.
+_OBJECTIVES: dict[str, str | None] = {}
 
 
 def _register(kind: str, name: str) -> Callable[[Factory], Factory]:
@@ -43,7 +46,9 @@ def register_audio_encoder(name: str) -> Callable[[Factory], Factory]:
     return _register("audio encoder", name)
 
 
-def register_localizer(name: str) -> Callable[[Factory], Factory]:
+def register_localizer(name: str, objective: str | None) -> Callable[[Factory], Factory]:
+    """Register a localizer factory; it is called with `objective=` and the spec's arguments."""
+    _OBJECTIVES[name] = objective
     return _register("localizer", name)
 
 
@@ -56,7 +61,14 @@ def create_audio_encoder(name: str, **kwargs) -> nn.Module:
 
 
 def create_localizer(name: str, **kwargs) -> nn.Module:
-    return _create("localizer", name, **kwargs)
+    return _create("localizer", name, objective=localizer_objective(name), **kwargs)
+
+
+def localizer_objective(name: str) -> str | None:
+    """The loss a localizer trains with (None: it cannot be trained here)."""
+    if name not in _OBJECTIVES:
+        raise AvslError(f"unknown localizer {name!r}; choose one of {', '.join(list_localizers())}")
+    return _OBJECTIVES[name]
 
 
 def list_visual_encoders() -> list[str]:
