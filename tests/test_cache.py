@@ -13,9 +13,9 @@ from avsl.cli.main import main
 from avsl.data.cache import ClipCache, open_cache, write_cache
 from avsl.data.dataset import AVDataset
 from avsl.data.memory import load_clip_bank
+from avsl.data.selection import load_source
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import generate
-from avsl.engine.data import load_source
 from avsl.errors import AvslError
 
 

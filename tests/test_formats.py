@@ -191,7 +191,7 @@ def tiny_lists(tmp_path):
 
 def test_a_dmt_run_holds_out_the_other_splits_and_uses_the_packaged_boxes(tmp_path):
     """VGG-SS's annotated clips are in the 144k list too: dmt-val and dmt-test must not train."""
-    from avsl.engine.data import Selection
+    from avsl.data.selection import Selection
 
     root = tmp_path / "vggsound"
     (root / "frames").mkdir(parents=True)

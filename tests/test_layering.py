@@ -13,7 +13,7 @@ RANK = {
     "data": 2, "models": 2, "losses": 2, "metrics": 2,
     "semi": 3, "checkpoint": 3,
     "methods": 4, "run": 4,
-    "inference": 5,
+    "inference": 5, "evaluation": 5,
     "engine": 6,
     "bench": 7, "api": 7,
     "cli": 8,

@@ -224,7 +224,7 @@ def test_an_unusable_eval_output_is_refused_before_evaluating(small_layout, tmp_
     (tmp_path / "taken").write_text("a file")
     out = tmp_path / "taken" if shape == "file" else tmp_path / "taken" / "sub"
     monkeypatch.setattr(
-        "avsl.engine.folder_eval.evaluate", lambda *a, **k: pytest.fail("evaluated before checking --out")
+        "avsl.evaluation.folder.evaluate", lambda *a, **k: pytest.fail("evaluated before checking --out")
     )
     assert (
         main(["eval", "--data", str(small_layout), "--predictor", "center", "--out", str(out), "--workers", "0"]) == 2

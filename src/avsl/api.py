@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 
 from avsl.config import TrainConfig, config_from_dict, load_config
+from avsl.data.selection import split_dirs
 from avsl.engine.build import check_config
-from avsl.engine.data import split_dirs
 from avsl.engine.devices import pick_device
-from avsl.engine.folder_eval import FolderEval, evaluate_folder
 from avsl.engine.trainer import TrainResult
 from avsl.engine.trainer import train as train_run
+from avsl.evaluation.folder import FolderEval, evaluate_folder
 from avsl.inference.model import Localization, LocalizationModel
 
 __all__ = ["Localization", "LocalizationModel", "TrainConfig", "evaluate", "load", "train"]

@@ -23,7 +23,7 @@ from avsl.config import config_from_dict
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.data.synth.classes import CLASS_NAMES, twin_of
 from avsl.engine.build import build_method
-from avsl.engine.evaluate import evaluate
+from avsl.evaluation.folder import FolderEval, FolderTestSet, open_folder, score_folder
 from avsl.files import atomic_write, write_json
 from avsl.losses.supervised import box_targets
 from avsl.run import EPOCHS_FOLDER, epoch_files, read_run_header, restore_run
@@ -69,10 +69,11 @@ def _objects(entry: dict) -> list[tuple[Tensor, str]]:
     return objects
 
 
-def load_val(data_dir: Path, image_size: int, audio_seconds: float, sample_rate: int) -> list[AVBatch]:
-    """The val split in batches, to score teacher A of every epoch under the adaptive rule (the
-    run's log has the median rule's AP50, which this benchmark's size mix caps)."""
-    return _in_batches(AVDataset(data_dir, image_size, sample_rate, audio_seconds))
+def load_val(data_dir: Path, image_size: int, audio_seconds: float) -> FolderTestSet:
+    """The val split, decoded once, to score teacher A of every epoch under the adaptive rule
+    (the run's log has the median rule's AP50, which this benchmark's size mix caps)."""
+    return open_folder(data_dir, FolderEval(image_size=image_size, audio_seconds=audio_seconds, batch_size=128,
+                                            workers=0), in_memory=True)  # fmt: skip
 
 
 def _in_batches(dataset: AVDataset, size: int = 128) -> list[AVBatch]:
@@ -81,7 +82,7 @@ def _in_batches(dataset: AVDataset, size: int = 128) -> list[AVBatch]:
 
 
 @torch.no_grad()
-def epoch_curve(run_dir: Path, probe: Probe, val: list[AVBatch], device: torch.device) -> list[dict]:
+def epoch_curve(run_dir: Path, probe: Probe, val: FolderTestSet, device: torch.device) -> list[dict]:
     """One point per kept epoch from the end of the warm-up on (the teachers are copies of the
     students at the switch, so the warm-up's last epoch is labelled by its students)."""
     logged = _logged_records(run_dir)
@@ -99,8 +100,8 @@ def epoch_curve(run_dir: Path, probe: Probe, val: list[AVBatch], device: torch.d
         mask = torch.cat([p.mask for p in parts]).cpu()
         keep = torch.cat([p.keep for p in parts]).cpu()
         teacher = method.modules[method.inference_name].eval()
-        scores = evaluate(lambda batch, model=teacher: model(batch.image, batch.audio).map_logits,
-                          [batch.to(device) for batch in val], device=device, progress=False).metrics("median")  # fmt: skip
+        scores = score_folder(lambda batch, model=teacher: model(batch.image, batch.audio).map_logits,
+                              val, device).metrics  # fmt: skip
         points.append({"epoch": epoch, **label_quality(mask, keep, probe), **logged.get(epoch, {}),
                        "val_ap50_adaptive_teacher_a": scores["ap50_adaptive"]})  # fmt: skip
     return points
@@ -174,7 +175,7 @@ def _run_curve(run_dir: Path, data_root: Path, device: torch.device) -> dict:
     config = config_from_dict(header.config)
     shape = (header.image_size, header.audio_seconds, config.data.sample_rate)
     probe = load_probe(data_root / "train", run_dir, *shape)
-    val = load_val(data_root / "val", *shape)
+    val = load_val(data_root / "val", *shape[:2])
     return {"warmup_epochs": config.semi.warmup_epochs, "probe_clips": len(probe.objects),
             "epochs": epoch_curve(run_dir, probe, val, device)}  # fmt: skip
 

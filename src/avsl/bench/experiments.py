@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from avsl.config import TrainConfig, config_to_yaml, load_config
-from avsl.constants import SAMPLE_RATE
-from avsl.data.dataset import AVDataset, collate_samples
-from avsl.engine.evaluate import evaluate
 from avsl.engine.trainer import train
+from avsl.evaluation.folder import FolderEval, evaluate_folder
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor
 from avsl.run import CONFIG_FILE, LAST_FILE
@@ -68,12 +65,10 @@ def table_rows(fraction: float) -> list[Row]:
     ]
 
 
-def test_metrics(
-    predictor, test_dir: Path, image_size: int, audio_seconds: float, sample_rate: int, device: torch.device
-) -> dict:
-    dataset = AVDataset(test_dir, image_size, sample_rate, audio_seconds)
-    loader = DataLoader(dataset, batch_size=64, num_workers=2, collate_fn=collate_samples)
-    return evaluate(predictor, loader, device=device, progress=False).metrics("median")
+def test_metrics(predictor, test_dir: Path, image_size: int, audio_seconds: float, device: torch.device) -> dict:
+    """The test split's metrics.json content under the median rule (as `avsl eval` gives it)."""
+    options = FolderEval(image_size=image_size, audio_seconds=audio_seconds, batch_size=64, workers=2)
+    return evaluate_folder(predictor, test_dir, options, device).metrics
 
 
 def run_row(
@@ -90,9 +85,7 @@ def run_row(
     """Train the row's method (unless it is a baseline map) and score it on the test split."""
     started = time.perf_counter()
     if row.method is None:
-        metrics = test_metrics(
-            BASELINES[row.name](), data_root / "test", image_size, audio_seconds, SAMPLE_RATE, device
-        )
+        metrics = test_metrics(BASELINES[row.name](), data_root / "test", image_size, audio_seconds, device)
         return _summary(row, seed, metrics, {}, time.perf_counter() - started, None)
     config = load_config(
         config_file,
@@ -100,9 +93,7 @@ def run_row(
     )
     train(config, data_root / "train", data_root / "val", run_dir, device, resume=_interrupted(run_dir, config))
     predictor = CheckpointPredictor(run_dir, device)
-    metrics = test_metrics(
-        predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, predictor.sample_rate, device
-    )
+    metrics = test_metrics(predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, device)
     return _summary(row, seed, metrics, _last_train_logs(run_dir), time.perf_counter() - started, run_dir)
 
 

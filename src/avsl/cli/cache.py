@@ -16,7 +16,7 @@ from avsl.cli.common import add_selection_arguments, positive_float, positive_in
 from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.augment import stored_size
 from avsl.data.cache import INDEX_FILE, is_cache, write_cache
-from avsl.engine.data import Selection, resolve_sizes, selected_dataset, split_dirs
+from avsl.data.selection import Selection, resolve_sizes, selected_dataset, split_dirs
 from avsl.errors import AvslError
 from avsl.files import writable_dir
 

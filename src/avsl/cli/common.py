@@ -64,7 +64,7 @@ def existing_dir(path: Path, what: str) -> Path:
 
 def add_selection_arguments(parser: argparse.ArgumentParser, labeled_help: str) -> None:
     """--format, --split, --labeled and --annotations: which clips of a folder a command reads
-    (avsl.engine.data.Selection)."""
+    (avsl.data.selection.Selection)."""
     parser.add_argument("--format", choices=FORMATS, help="layout of the data (default: auto-detected)")
     parser.add_argument(
         "--split",

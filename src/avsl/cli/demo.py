@@ -15,8 +15,8 @@ from avsl.cli.common import add_device_argument
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
 from avsl.engine.devices import pick_device
-from avsl.engine.folder_eval import FolderEval, evaluate_folder
-from avsl.engine.report import write_report
+from avsl.evaluation.folder import FolderEval, evaluate_folder
+from avsl.evaluation.report import write_report
 from avsl.files import atomic_write, write_json
 from avsl.inference.model import LocalizationModel
 from avsl.inference.reel import write_clip_reel

@@ -26,10 +26,10 @@ from avsl.constants import EVAL_SIZE, MAX_FRAME_PIXELS
 from avsl.data.benchmarks import BENCHMARKS
 from avsl.data.formats import FORMATS
 from avsl.engine.devices import pick_device
-from avsl.engine.evaluate import EvalResult
-from avsl.engine.folder_eval import FolderEval, evaluate_folder
-from avsl.engine.report import write_report
 from avsl.errors import AvslError
+from avsl.evaluation.evaluate import EvalResult
+from avsl.evaluation.folder import FolderEval, evaluate_folder
+from avsl.evaluation.report import write_report
 from avsl.files import atomic_write, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor, ObjectGuidedPredictor

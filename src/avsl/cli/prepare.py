@@ -15,7 +15,7 @@ from avsl.data.augment import stored_size
 from avsl.data.cache import INDEX_FILE, is_cache, write_cache
 from avsl.data.dataset import AVDataset
 from avsl.data.prepare import VIDEO_SUFFIXES, PrepareOptions, list_videos, prepare_all
-from avsl.engine.data import resolve_sizes
+from avsl.data.selection import resolve_sizes
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from avsl.cli.common import add_device_argument, add_selection_arguments, positive_int
 from avsl.config import config_from_dict, load_config
+from avsl.data.selection import split_dirs
 from avsl.engine.build import METHODS, check_config, method_defaults, recipe_of
-from avsl.engine.data import split_dirs
 from avsl.engine.devices import pick_device
 from avsl.engine.trainer import train
 from avsl.errors import AvslError

@@ -15,17 +15,17 @@ from tqdm import tqdm
 
 from avsl.checkpoint import check_module_state
 from avsl.config import TrainConfig, config_to_dict, config_to_yaml
+from avsl.data.selection import Selection, TrainData, load_train_data
 from avsl.data.source import evaluation_batches
 from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.batches import BatchAssembler, Prefetcher
 from avsl.engine.build import build_method, method_defaults, recipe_of, stage_schedule, steps_per_epoch
-from avsl.engine.data import Selection, TrainData, load_train_data
 from avsl.engine.distributed import DistInfo, init_distributed, local_device, shutdown_distributed
-from avsl.engine.evaluate import evaluate
 from avsl.engine.precision import autocast, resolve_precision
 from avsl.engine.runlog import RunLog
 from avsl.engine.schedule import StageSchedule, learning_rate, step_seed
 from avsl.errors import AvslError
+from avsl.evaluation.evaluate import evaluate
 from avsl.files import atomic_write, remove_temporary_files
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.methods.base import Method, StreamSpec

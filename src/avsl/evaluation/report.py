@@ -18,7 +18,7 @@ import torch
 
 from avsl.constants import AUC_THRESHOLDS, EVAL_SIZE
 from avsl.data.dataset import AVDataset, collate_samples
-from avsl.engine.evaluate import EvalResult
+from avsl.evaluation.evaluate import EvalResult
 from avsl.files import atomic_write
 from avsl.ops.maps import minmax_normalize, upsample_maps
 from avsl.ops.overlay import blend

@@ -10,12 +10,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from avsl.constants import AUDIO_SECONDS, EVAL_SIZE, MAX_FRAME_PIXELS, SAMPLE_RATE
+from avsl.constants import MAX_FRAME_PIXELS, SAMPLE_RATE
 from avsl.data.benchmarks import choose_test_set
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.data.layout import read_layout_defaults
-from avsl.engine.evaluate import EvalResult, evaluate
+from avsl.data.selection import resolve_sizes
 from avsl.errors import AvslError
+from avsl.evaluation.evaluate import EvalResult, evaluate
+from avsl.types import AVBatch
 
 MEDIAN_RULE = "pixels >= the map's value at sorted position S*S//2 (EZ-VSL)"
 
@@ -49,59 +51,90 @@ class FolderOutcome:
     dataset: AVDataset
 
 
+@dataclass
+class FolderTestSet:
+    """A folder's clips chosen for scoring, with the rule and the description metrics.json gives
+    them; `batches` when decoded once to be scored many times (a study's epochs)."""
+
+    data: Path
+    dataset: AVDataset
+    gt_rule: str
+    test_list: str  # the list's name and size, as metrics.json reports it
+    listed: bool  # chosen by a list (else every frame of the folder)
+    options: FolderEval
+    batches: list[AVBatch] | None = None
+
+
 def evaluate_folder(predictor, data: Path, options: FolderEval, device: torch.device) -> FolderOutcome:
-    """Score `predictor` on the folder; AvslError when nothing can be scored."""
+    """Score `predictor` on the folder; AvslError when nothing can be scored. Every folder
+    evaluation (the CLI, the API, the tables, the studies) comes through here."""
+    return score_folder(predictor, open_folder(data, options, predictor), device)
+
+
+def open_folder(data: Path, options: FolderEval, predictor=None, in_memory: bool = False) -> FolderTestSet:
+    """The clips to score, sized for `predictor` (see `resolve_sizes`); `in_memory` decodes them
+    now, for a folder scored many times."""
     if not data.is_dir():
         raise AvslError(f"{data}: data directory not found")
     layout = read_layout_defaults(data)
     test_set = choose_test_set(data, options.benchmark, options.split, options.annotations, options.format)
+    image_size, audio_seconds = resolve_sizes(data, options.image_size, options.audio_seconds, predictor)
     dataset = AVDataset(
-        data,
-        options.image_size or getattr(predictor, "image_size", None) or layout.get("image_size", EVAL_SIZE),
-        getattr(predictor, "sample_rate", None) or layout.get("sample_rate", SAMPLE_RATE),
-        options.audio_seconds
-        or getattr(predictor, "audio_seconds", None)
-        or layout.get("audio_seconds", AUDIO_SECONDS),
-        split=test_set.lists or None,
-        box_policy=options.bad_boxes,
-        max_pixels=options.max_pixels,
-        format=options.format,
-        annotation_file=test_set.annotation_file,
-    )
-    gt_rule = options.gt_rule or test_set.gt_rule or dataset.layout.gt_rule
+        data, image_size, getattr(predictor, "sample_rate", None) or layout.get("sample_rate", SAMPLE_RATE),
+        audio_seconds, split=test_set.lists or None, box_policy=options.bad_boxes, max_pixels=options.max_pixels,
+        format=options.format, annotation_file=test_set.annotation_file,
+    )  # fmt: skip
     _check_entries(dataset, options.strict)
     if not dataset.labeled_ids:
         raise AvslError(f"{data}: no listed clip has boxes ({dataset.layout.annotation_source}); nothing to score")
-    loader = DataLoader(dataset, batch_size=options.batch_size, num_workers=options.workers, collate_fn=collate_samples)
+    gt_rule = options.gt_rule or test_set.gt_rule or dataset.layout.gt_rule
+    describe = test_set.describe(len(dataset.listed.ids))
+    folder = FolderTestSet(data, dataset, gt_rule, describe, bool(test_set.lists), options)
+    if in_memory:
+        folder.batches = list(_loader(folder))
+    return folder
+
+
+def score_folder(predictor, folder: FolderTestSet, device: torch.device) -> FolderOutcome:
+    """The protocol over the folder's clips, and metrics.json's content."""
+    options, dataset = folder.options, folder.dataset
+    batches = folder.batches if folder.batches is not None else _loader(folder)
     result = evaluate(
-        predictor, loader, rule=gt_rule, keep_maps=options.keep_maps, strict=options.strict, device=device
-    )
+        predictor, batches, rule=folder.gt_rule, keep_maps=options.keep_maps, strict=options.strict, device=device,
+        progress=False if folder.batches is not None else None,
+    )  # fmt: skip
     result.skipped[:0] = dataset.rejected
     if not result.scored:
         first = result.skipped[0].reason if result.skipped else "none was annotated"
-        raise AvslError(f"{data}: no clip could be scored ({len(result.skipped)} skipped; first: {first})")
+        raise AvslError(f"{folder.data}: no clip could be scored ({len(result.skipped)} skipped; first: {first})")
     if result.unannotated:
-        listed = "listed " if test_set.lists else ""
+        listed = "listed " if folder.listed else ""
         warnings.warn(
             f"{len(result.unannotated)} {listed}clip(s) have no annotation ({dataset.layout.annotation_source}) and "
             f"were not scored: {', '.join(result.unannotated[:5])}{', ...' if len(result.unannotated) > 5 else ''} "
             "(all in metrics.json 'unannotated')",
-            stacklevel=2,
+            stacklevel=3,
         )
     metrics = result.metrics(options.threshold)
     metrics.update(
-        data=str(data),
+        data=str(folder.data),
         format=dataset.layout.format,
-        test_list=test_set.describe(len(dataset.listed.ids)),
+        test_list=folder.test_list,
         annotations=str(dataset.layout.annotation_source),
-        predictor=predictor.name,
-        gt_rule=gt_rule,
+        predictor=getattr(predictor, "name", "model"),
+        gt_rule=folder.gt_rule,
         bad_boxes=options.bad_boxes,
         clipped_boxes=dataset.annotations.clipped,
         duplicate_ids=dataset.duplicates,
         median_rule=MEDIAN_RULE,
     )
     return FolderOutcome(metrics, result, dataset)
+
+
+def _loader(folder: FolderTestSet) -> DataLoader:
+    options = folder.options
+    return DataLoader(folder.dataset, batch_size=options.batch_size, num_workers=options.workers,
+                      collate_fn=collate_samples)  # fmt: skip
 
 
 def _check_entries(dataset: AVDataset, strict: bool) -> None:

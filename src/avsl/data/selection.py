@@ -32,15 +32,20 @@ class TrainData:
     audio_seconds: float
 
 
-def resolve_sizes(data_dir: Path, image_size: int, audio_seconds: float) -> tuple[int, float]:
-    """Config values win; 0 means the layout's avsl.json, else the protocol's 224 px / 3 s."""
+def resolve_sizes(
+    data_dir: Path, image_size: int | None, audio_seconds: float | None, model: object | None = None
+) -> tuple[int, float]:
+    """The input side and audio window, the one rule every command follows: the value given
+    (config or option; 0 or None: not given), else the model's (a checkpoint was trained at
+    one), else the folder's (a cache's, or a layout's avsl.json), else the protocol's 224 px / 3 s."""
     if is_cache(data_dir):
         cache = open_cache(data_dir)
-        return image_size or cache.input_size, audio_seconds or cache.audio_seconds
-    layout = read_layout_defaults(data_dir)
+        folder = {"image_size": cache.input_size, "audio_seconds": cache.audio_seconds}
+    else:
+        folder = read_layout_defaults(data_dir)
     return (
-        image_size or layout.get("image_size", EVAL_SIZE),
-        audio_seconds or layout.get("audio_seconds", AUDIO_SECONDS),
+        image_size or getattr(model, "image_size", None) or folder.get("image_size", EVAL_SIZE),
+        audio_seconds or getattr(model, "audio_seconds", None) or folder.get("audio_seconds", AUDIO_SECONDS),
     )
 
 
