@@ -160,7 +160,7 @@ def _checkpoint_cases(folder: Path, layout: Path, run_dir: Path) -> list[Misuse]
     cases += [
         Misuse("localize: checkpoint with NaN weights", ["localize", "--checkpoint", str(nan), str(frame), "--audio",
                str(folder / "media" / "sound.wav"), "-o", str(folder / "overlays" / "nan.png")]),
-        Misuse("export: checkpoint with NaN weights", ["export", "--checkpoint", str(nan), "--onnx",
+        Misuse("export: checkpoint with NaN weights", ["export", "--checkpoint", str(nan), "-o",
                str(folder / "exports" / "nan.onnx")], check=_absent(folder / "exports")),
     ]  # fmt: skip
     return cases

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from avsl.bench import (
     dmt_suite,
@@ -17,6 +16,7 @@ from avsl.bench import (
     synth_suite,
     train_suite,
 )
+from avsl.cli.common import add_output_argument
 from avsl.data.synth.presets import PRESETS
 from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
@@ -36,17 +36,17 @@ SUITES = {
 }
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("bench", help="speed benchmarks (medians over repeats)")
-    parser.add_argument("--suite", choices=sorted(SUITES), required=True)
-    parser.add_argument("--out", type=Path, help="also write the results to this JSON file")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--suite", choices=sorted(SUITES), required=True, help="which benchmark to run (README: Speed, Results)"
+    )
+    add_output_argument(parser, "also write the results to this JSON file", required=False)
     tables = ", ".join(methods_suite.STUDIES)
     parser.add_argument("--seeds", type=int, nargs="+", help=f"table suites ({tables}): seeds (default: the suite's)")
     parser.add_argument("--fractions", type=float, nargs="+", help="table suites: labelled fractions")
     presets = ", ".join(PRESETS)
     parser.add_argument("--preset", help=f"table suites: synthetic preset, one of {presets} (default: the suite's)")
     parser.add_argument("--device", help="train and dmt suites: cpu (default) or cuda[:N] (the papers' sizes)")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

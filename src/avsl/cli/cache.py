@@ -12,8 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from avsl.cli.common import add_selection_arguments, positive_float, positive_int
-from avsl.constants import MAX_FRAME_PIXELS
+from avsl.cli.common import add_decoding_arguments, add_selection_arguments, positive_int
 from avsl.data.augment import stored_size
 from avsl.data.cache import INDEX_FILE, is_cache, write_cache
 from avsl.data.selection import Selection, resolve_sizes, selected_dataset, split_dirs
@@ -21,19 +20,13 @@ from avsl.errors import AvslError
 from avsl.files import writable_dir
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("cache", help="decode a dataset once into a memory-mapped training cache")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", type=Path, help="a layout, or a folder with train/ (and val/)")
     parser.add_argument("out", type=Path, help="cache folder to write")
-    parser.add_argument("--image-size", type=positive_int, help="model input side (default: the layout's, else 224)")
-    parser.add_argument("--audio-seconds", type=positive_float, help="audio window (default: the layout's, else 3)")
-    parser.add_argument("--sample-rate", type=positive_int, default=16_000)
-    parser.add_argument("--workers", type=positive_int, default=2, help="decoding processes")
+    parser.add_argument("--sample-rate", type=positive_int, default=16_000, help="audio rate of the cache (Hz)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing cache in OUT")
     add_selection_arguments(parser, "also the clips of this list (e.g. dmt-train), holding out the other DMT splits")
-    parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
-                        help="skip frames whose header claims more pixels (default: %(default)s)")  # fmt: skip
-    parser.set_defaults(run=run)
+    add_decoding_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

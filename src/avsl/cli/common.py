@@ -6,8 +6,12 @@ import argparse
 import math
 from pathlib import Path
 
+from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.formats import FORMATS
 from avsl.errors import AvslError
+
+# The one vocabulary of the command line: these groups are shared by the commands that take
+# them, so a concept has one name, one type and one help line everywhere.
 
 
 def positive_int(text: str) -> int:
@@ -54,6 +58,44 @@ def finite_float(text: str) -> float:
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda:N")
+
+
+def add_checkpoint_arguments(parser: argparse.ArgumentParser, target=None, required: bool = True) -> None:
+    """--checkpoint (in `target`, e.g. a mutually exclusive group) and --network."""
+    (target or parser).add_argument(
+        "--checkpoint", type=Path, required=required,
+        help="a run folder (its best checkpoint) or a checkpoint file: avsl's, or EZ-VSL's / SLAVC's best.pth",
+    )  # fmt: skip
+    parser.add_argument("--network", help="which network of the checkpoint (default: its inference one, teacher A "
+                        "for DMT)")  # fmt: skip
+
+
+def add_output_argument(
+    parser: argparse.ArgumentParser, help: str, old_name: str | None = None, required: bool = True, default=None
+) -> None:
+    """-o/--out: where a command writes. `old_name` is an earlier spelling, still accepted but
+    not shown (one release); with it, the command checks the option is given (`required_out`)."""
+    parser.add_argument("-o", "--out", type=Path, required=required and old_name is None, default=default, help=help)
+    if old_name is not None:
+        parser.add_argument(old_name, dest="out", type=Path, help=argparse.SUPPRESS)
+
+
+def required_out(args: argparse.Namespace) -> Path:
+    if args.out is None:
+        raise AvslError("the following argument is required: -o/--out")
+    return args.out
+
+
+def add_decoding_arguments(parser: argparse.ArgumentParser, sizes: bool = True) -> None:
+    """--workers and --max-pixels (and the model's input sizes): how clips are decoded."""
+    parser.add_argument("--workers", type=non_negative_int, default=2, help="decoding processes (0: this one)")
+    parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
+                        help="skip frames (or videos) whose header claims more pixels")  # fmt: skip
+    if sizes:
+        parser.add_argument("--image-size", type=positive_int,
+                            help="model input side (default: the model's, else the folder's avsl.json, else 224)")  # fmt: skip
+        parser.add_argument("--audio-seconds", type=positive_float,
+                            help="audio window (default: the model's, else the folder's avsl.json, else 3)")  # fmt: skip
 
 
 def existing_dir(path: Path, what: str) -> Path:

@@ -11,7 +11,7 @@ import torch
 
 from avsl.bench.experiments import Row, baseline_rows, markdown_table, run_row
 from avsl.bench.methods_suite import ensure_benchmark
-from avsl.cli.common import add_device_argument
+from avsl.cli.common import add_device_argument, add_output_argument
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
 from avsl.engine.devices import pick_device
@@ -25,13 +25,11 @@ LABELED_FRACTION = 0.03  # METHOD.md: about 3 % of the boxes
 REEL_CLIPS = 6  # in dmt_clips.mp4: the three best-localized test clips and three from the middle
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("demo", help="train DMT on the synthetic benchmark and compare (about 10 min)")
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="where data, runs and results go")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_output_argument(parser, "where data, runs and results go", required=False, default=Path("runs/demo"))
     parser.add_argument("--quick", action="store_true", help="a one-minute smoke version on the tiny preset")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="training seed of every row")
     add_device_argument(parser)
-    parser.set_defaults(run=run)
 
 
 def _show(out: Path, data_root: Path, dmt_run: Path, device) -> tuple[Path, Path]:

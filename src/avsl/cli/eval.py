@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from avsl.cli.common import (
+    add_checkpoint_arguments,
+    add_decoding_arguments,
     add_device_argument,
+    add_output_argument,
     existing_dir,
-    non_negative_int,
-    positive_float,
     positive_int,
 )
-from avsl.constants import EVAL_SIZE, MAX_FRAME_PIXELS
+from avsl.constants import EVAL_SIZE
 from avsl.data.benchmarks import BENCHMARKS
 from avsl.data.formats import FORMATS
 from avsl.engine.devices import pick_device
@@ -38,19 +39,18 @@ PREDICTORS = {"center": CenterPredictor, "full": FullPredictor, "box": BoxPredic
 METRICS_FILE = "metrics.json"
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("eval", help="evaluate a checkpoint or a baseline predictor")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="the dataset's folder (see --format)")
-    parser.add_argument("--format", choices=FORMATS, default="auto",
+    parser.add_argument("--format", choices=FORMATS,
                         help="layout: native (frames/, audio/, annotations.json or vggss.json) or flickr "
-                             "(Annotations/*.xml with frames/ + audio/ or Data/*/); auto detects it")  # fmt: skip
+                             "(Annotations/*.xml with frames/ + audio/ or Data/*/) (default: auto-detected)")  # fmt: skip
     parser.add_argument("--benchmark", choices=sorted(BENCHMARKS),
                         help="a public test set: its packaged list, gt rule and (VGG-SS) boxes")  # fmt: skip
     parser.add_argument("--split", help="clips to evaluate: a list file, a packaged list's name, or "
                         "dmt-test|dmt-val|dmt-train (default: the benchmark's list, else every frame)")  # fmt: skip
     parser.add_argument("--annotations", type=Path, help="box file to use instead of the folder's own")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--checkpoint", type=Path, help="a run directory or checkpoint file")
+    add_checkpoint_arguments(parser, target=source, required=False)
     source.add_argument(
         "--predictor",
         choices=sorted(PREDICTORS),
@@ -73,25 +73,15 @@ def add_parser(commands) -> None:
         default="skip",
         help="skip clips with invalid boxes, or clip boxes to [0, 1] as the peers do",
     )
-    parser.add_argument("--network", help="which network of the checkpoint (default: its inference one)")
     parser.add_argument("--ogl", metavar="WEIGHTS", help="EZ-VSL's object-guided localization: blend with an "
                         "ImageNet ResNet-18's objectness (a local state dict file, or 'imagenet')")  # fmt: skip
     parser.add_argument("--save-maps", type=Path, metavar="FILE.npz", help="also save the maps")
-    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    add_output_argument(parser, "output folder: metrics.json, per_clip.csv, report.html")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad clip")
     parser.add_argument("--no-report", action="store_true", help="skip OUT/report.html (plots, best/worst clips)")
-    parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--workers", type=non_negative_int, default=2, help="data-loading processes")
-    parser.add_argument(
-        "--image-size",
-        type=positive_int,
-        help="model input size (default: DIR/avsl.json's, else 224)",
-    )
-    parser.add_argument("--audio-seconds", type=positive_float, help="audio window (default: DIR/avsl.json's, else 3)")
-    parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
-                        help="skip frames whose header claims more pixels (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="clips per model call")
+    add_decoding_arguments(parser)
     add_device_argument(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ogl is not None:
         predictor = ObjectGuidedPredictor(predictor, args.ogl, device=device)
     options = FolderEval(
-        split=args.split, benchmark=args.benchmark, annotations=args.annotations, format=args.format,
+        split=args.split, benchmark=args.benchmark, annotations=args.annotations, format=args.format or "auto",
         gt_rule=args.gt_rule, bad_boxes=args.bad_boxes, threshold=args.threshold, strict=args.strict,
         batch_size=args.batch_size, workers=args.workers, image_size=args.image_size,
         audio_seconds=args.audio_seconds, max_pixels=args.max_pixels, keep_maps=args.save_maps is not None,

@@ -13,7 +13,14 @@ import numpy as np
 import torch
 from PIL import Image, PngImagePlugin
 
-from avsl.cli.common import add_device_argument, finite_float, positive_int
+from avsl.cli.common import (
+    add_checkpoint_arguments,
+    add_device_argument,
+    add_output_argument,
+    finite_float,
+    positive_int,
+    required_out,
+)
 from avsl.data.audio import load_audio_window
 from avsl.data.frames import load_frame
 from avsl.engine.devices import pick_device
@@ -29,17 +36,16 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_OUTPUT_SUFFIXES = (".mp4", ".mkv", ".mov", ".m4v", ".avi")
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("localize", help="draw where the sound is over a video or an image")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="a video (any container PyAV reads) or an image (with --audio)")
-    parser.add_argument("-o", "--output", type=Path, required=True,
-                        help="a video (e.g. out.mp4) for a video input, a .png for an image")  # fmt: skip
-    parser.add_argument("--checkpoint", type=Path, required=True, help="a run folder or checkpoint file")
+    add_output_argument(parser, "a video (.mp4, .mkv, .mov, .m4v, .avi) for a video input, a .png for an image",
+                        old_name="--output")  # fmt: skip
+    add_checkpoint_arguments(parser)
     parser.add_argument("--audio", type=Path, help="the sound: needed for an image, replaces a video's own")
     parser.add_argument(
         "--stride", type=positive_int, default=1, help="localize every k-th frame (others keep its map)"
     )
-    parser.add_argument("--alpha", type=_fraction, default=0.5, help="heatmap opacity, 0-1 (default 0.5)")
+    parser.add_argument("--alpha", type=_fraction, default=0.5, help="heatmap opacity, 0-1")
     parser.add_argument("--min-confidence", type=finite_float,
                         help="show no heatmap where the map's maximum is below this (silent or unrelated sound)")  # fmt: skip
     parser.add_argument("--boxes", action="store_true", help="also draw the box of the map's hot region")
@@ -47,26 +53,25 @@ def add_parser(commands) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=16, help="frames per model call")
     parser.add_argument("--audio-hop", type=float, default=AUDIO_HOP_S,
                         help="frames share the audio window centred on the nearest multiple of this many seconds "
-                             "(default %(default)s; 0: each frame's own)")  # fmt: skip
-    parser.add_argument("--network", help="which network of the checkpoint (default: its inference one)")
+                             "(0: each frame's own)")  # fmt: skip
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output that avsl localize did not write")  # fmt: skip
     add_device_argument(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    required_out(args)
     is_image = args.input.suffix.lower() in IMAGE_SUFFIXES
     _check_paths(args, is_image)
     model = LocalizationModel.from_checkpoint(args.checkpoint, pick_device(args.device), args.network)
     if is_image:
         return _localize_image(model, args)
-    video = localize_video(model, args.input, args.output, args.audio, args.stride, args.alpha,
+    video = localize_video(model, args.input, args.out, args.audio, args.stride, args.alpha,
                            args.min_confidence, args.boxes, args.batch_size, audio_hop=args.audio_hop)  # fmt: skip
     if args.save_maps is not None:
         _save_npz(args.save_maps, times=np.array(video.times, np.float64), logits=_stacked(video.logits),
                   confidence=np.array(video.confidences, np.float32))  # fmt: skip
-    _report_video(video, args.output)
+    _report_video(video, args.out)
     return 0
 
 
@@ -78,26 +83,26 @@ def _check_paths(args: argparse.Namespace, is_image: bool) -> None:
         raise AvslError(f"{args.input}: an image needs its sound: --audio FILE")
     if args.audio is not None and not args.audio.is_file():
         raise AvslError(f"{args.audio}: audio file not found")
-    if is_image and args.output.suffix.lower() != ".png":
-        raise AvslError(f"{args.output}: the overlay of an image is written as .png")
-    if not is_image and args.output.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
-        raise AvslError(f"{args.output}: the overlay of a video is a video: name it {', '.join(VIDEO_OUTPUT_SUFFIXES)}")
+    if is_image and args.out.suffix.lower() != ".png":
+        raise AvslError(f"{args.out}: the overlay of an image is written as .png")
+    if not is_image and args.out.suffix.lower() not in VIDEO_OUTPUT_SUFFIXES:
+        raise AvslError(f"{args.out}: the overlay of a video is a video: name it {', '.join(VIDEO_OUTPUT_SUFFIXES)}")
     if args.save_maps is not None and args.save_maps.suffix != ".npz":
         raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
     if not (math.isfinite(args.audio_hop) and args.audio_hop >= 0):
         raise AvslError(f"--audio-hop must be a number of seconds >= 0, got {args.audio_hop}")
-    if not args.output.parent.is_dir():
-        raise AvslError(f"{args.output.parent}: output folder not found")
+    if not args.out.parent.is_dir():
+        raise AvslError(f"{args.out.parent}: output folder not found")
     inputs = [args.input, args.audio, resolve_checkpoint(args.checkpoint)]
-    outputs = [args.output, _maps_path(args, is_image)]
+    outputs = [args.out, _maps_path(args, is_image)]
     for output in outputs:
         if output is not None:
             refuse_overwriting_inputs(output, inputs)
-    if outputs[1] is not None and outputs[1].resolve() == args.output.resolve():
-        raise AvslError(f"{args.output}: both the overlay and the maps would be written there")
+    if outputs[1] is not None and outputs[1].resolve() == args.out.resolve():
+        raise AvslError(f"{args.out}: both the overlay and the maps would be written there")
     if not args.overwrite:
-        _refuse_replacing_others(args.output)
-    writable_dir(args.output.parent, "output folder")
+        _refuse_replacing_others(args.out)
+    writable_dir(args.out.parent, "output folder")
     if args.save_maps is not None:
         writable_dir(args.save_maps.parent, "--save-maps folder")
 
@@ -106,7 +111,7 @@ def _maps_path(args: argparse.Namespace, is_image: bool) -> Path | None:
     """Where the raw maps go: --save-maps, or beside an image's overlay."""
     if args.save_maps is not None or not is_image:
         return args.save_maps
-    return args.output.with_suffix(".npz")
+    return args.out.with_suffix(".npz")
 
 
 def _refuse_replacing_others(output: Path) -> None:
@@ -137,11 +142,11 @@ def _localize_image(model: LocalizationModel, args: argparse.Namespace) -> int:
     tags = PngImagePlugin.PngInfo()
     tags.add_text("Software", OUTPUT_TAG)
     Image.fromarray(overlay).save(buffer, format="PNG", pnginfo=tags)
-    atomic_write(args.output, lambda stream: stream.write(buffer.getvalue()))
+    atomic_write(args.out, lambda stream: stream.write(buffer.getvalue()))
     maps = _maps_path(args, is_image=True)
     _save_npz(maps, logits=found.logits, heatmap=found.heatmap, confidence=np.float32(found.confidence))
     note = "" if shown else f" (below --min-confidence {args.min_confidence}: no heatmap drawn)"
-    print(f"{args.output}: confidence {found.confidence:.3f}{note}; raw map in {maps}")
+    print(f"{args.out}: confidence {found.confidence:.3f}{note}; raw map in {maps}")
     return 0
 
 

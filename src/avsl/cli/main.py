@@ -8,16 +8,28 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import sys
 import warnings
 from collections.abc import Sequence
 
 from avsl import __version__
-from avsl.cli import bench, cache, demo, eval, export, localize, prepare, synth, train
 from avsl.errors import AvslError, first_line
 from avsl.files import created_folders_removed_on_failure
 
-SUBCOMMANDS = (synth, prepare, cache, train, eval, localize, export, demo, bench)
+# Each subcommand is the module avsl.cli.<name> (add_arguments, run); only the one being run is
+# imported, so `avsl --help` does not wait for PyTorch.
+SUBCOMMANDS = {
+    "synth": "generate the synthetic audio-visual benchmark",
+    "prepare": "decode raw videos into the native layout (frames/, audio/)",
+    "cache": "decode a dataset once into a memory-mapped training cache",
+    "train": "train a localizer (selfsup, supervised, pseudo, meanteacher, dmt)",
+    "eval": "evaluate a checkpoint or a baseline predictor",
+    "localize": "draw where the sound is over a video or an image",
+    "export": "export a trained localizer as ONNX (needs avsl[onnx])",
+    "demo": "train DMT on the synthetic benchmark and compare (about 10 min)",
+    "bench": "benchmarks: speed suites, the results tables and studies, the hostile-input suite",
+}
 # OS errors the user's machine causes and the user can fix, wherever a library call raises them:
 # a full disk or quota, a read-only or forbidden path, too many open files.
 ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE})
@@ -30,19 +42,37 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class DefaultsShown(argparse.HelpFormatter):
+    """Help lines end with the option's default, when it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS, [])
+        if shown and "%(default)" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The command line; the arguments of the subcommand named in `argv` only."""
     parser = OneLineParser(prog="avsl", description="Audio-visual source localization.")
     parser.add_argument("--version", action="version", version=f"avsl {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    for module in SUBCOMMANDS:
-        module.add_parser(commands)
+    chosen = next((word for word in argv if not word.startswith("-")), None)
+    for name, summary in SUBCOMMANDS.items():
+        sub = commands.add_parser(name, help=summary, description=summary, formatter_class=DefaultsShown)
+        if name == chosen:
+            module = importlib.import_module(f"avsl.cli.{name}")
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; returns the process exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # usage errors, --help, --version: return the code, do not exit

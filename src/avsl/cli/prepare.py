@@ -9,8 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from avsl.cli.common import non_negative_int, positive_float, positive_int
-from avsl.constants import MAX_FRAME_PIXELS, SAMPLE_RATE
+from avsl.cli.common import add_decoding_arguments, positive_float, positive_int
+from avsl.constants import SAMPLE_RATE
 from avsl.data.augment import stored_size
 from avsl.data.cache import INDEX_FILE, is_cache, write_cache
 from avsl.data.dataset import AVDataset
@@ -23,8 +23,7 @@ REPORT_FILE = "prepare_skipped.tsv"
 MAX_WINDOW_SECONDS = 600.0  # as data.audio_seconds: one decoded window stays a few hundred MB at most
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("prepare", help="decode raw videos into the native layout (frames/, audio/)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", type=Path, help=f"a folder of videos ({', '.join(VIDEO_SUFFIXES[:5])}, ...) "
                         "searched recursively, or a list file of paths")  # fmt: skip
     parser.add_argument("out", type=Path, help="layout folder to write (frames/<id>.jpg, audio/<id>.wav)")
@@ -34,13 +33,10 @@ def add_parser(commands) -> None:
                         "names a 10 s clip of a full video), or seconds from the start")  # fmt: skip
     parser.add_argument("--audio-seconds", type=positive_float,
                         help="audio window centred on the frame (default: the whole video, at most 10 s)")  # fmt: skip
-    parser.add_argument("--sample-rate", type=positive_int, default=SAMPLE_RATE)
-    parser.add_argument("--max-pixels", type=positive_int, default=MAX_FRAME_PIXELS,
-                        help="skip videos whose frames have more pixels (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--workers", type=non_negative_int, default=2, help="decoding processes (0: this one)")
+    parser.add_argument("--sample-rate", type=positive_int, default=SAMPLE_RATE, help="rate of the written audio (Hz)")
+    add_decoding_arguments(parser, sizes=False)
     parser.add_argument("--strict", action="store_true", help="stop at the first video that cannot be used")
     parser.add_argument("--cache", type=Path, metavar="DIR", help="also write a training cache of the layout")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,17 +12,15 @@ from avsl.data.synth.presets import PRESETS, get_preset
 from avsl.data.synth.writer import generate
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("synth", help="generate the synthetic audio-visual benchmark")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="output directory (gets train/, val/, test/, MANIFEST.json)")
     parser.add_argument("--preset", required=True, help=f"one of {', '.join(PRESETS)}")
-    parser.add_argument("--num-train", type=non_negative_int)
-    parser.add_argument("--num-val", type=non_negative_int)
-    parser.add_argument("--num-test", type=non_negative_int)
-    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--num-train", type=non_negative_int, help="training clips (default: the preset's)")
+    parser.add_argument("--num-val", type=non_negative_int, help="validation clips (default: the preset's)")
+    parser.add_argument("--num-test", type=non_negative_int, help="test clips (default: the preset's)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="the benchmark is a pure function of it")
     parser.add_argument("--workers", type=positive_int, help="processes (default: all cores)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing benchmark in OUT")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.cli.common import add_device_argument, add_selection_arguments, positive_int
+from avsl.cli.common import add_device_argument, add_output_argument, add_selection_arguments, positive_int
 from avsl.config import config_from_dict, load_config
 from avsl.data.selection import split_dirs
 from avsl.engine.build import METHODS, check_config, method_defaults, recipe_of
@@ -17,8 +17,7 @@ from avsl.files import writable_dir
 from avsl.run import LAST_FILE, holds_run, read_run_header, started_without_checkpoint
 
 
-def add_parser(commands) -> None:
-    parser = commands.add_parser("train", help="train a localizer (selfsup, supervised, pseudo, meanteacher, dmt)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="a train layout, or a folder with train/ and val/")
     parser.add_argument("--val", type=Path, help="validation layout (default: DATA/val when present)")
     parser.add_argument("--method", choices=METHODS, help="default: the config's (selfsup)")
@@ -30,8 +29,10 @@ def add_parser(commands) -> None:
                         help="validation clips (e.g. dmt-val; from --val, or from --data when no val/ is there)")  # fmt: skip
     parser.add_argument("--epochs", type=positive_int, help="default: the config's; with --resume, more epochs "
                         "than the run's extend it")  # fmt: skip
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--out", type=Path, help="run directory")
+    parser.add_argument(
+        "--seed", type=int, help="initialisation, labelled subset and batch order (default: the config's, 0)"
+    )
+    add_output_argument(parser, "run folder (checkpoints, log, config)", required=False)
     parser.add_argument("--config", type=Path, help="YAML file of config values")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set optim.lr=3e-4 (repeatable)")  # fmt: skip
@@ -39,7 +40,6 @@ def add_parser(commands) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or started run in --out")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable clip or bad entry")
     add_device_argument(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
