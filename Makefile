@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint install install-test bench clean
+.PHONY: demo test test-fast lint install install-test bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: install-test
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The inner loop: everything but the tests marked slow (about a third of the time).
+test-fast: install-test
+	$(BIN)/python -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs data .pytest_cache

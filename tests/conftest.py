@@ -10,8 +10,27 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+from avsl.data.synth.presets import get_preset
+from avsl.data.synth.writer import generate
 from avsl.methods.base import build_localizer
 from avsl.run import save_network
+
+# The small model every training test uses (`load_config` overrides; `as_set` for the CLI).
+SMALL_MODEL = ("model.width=8", "model.dim=16")
+
+
+def as_set(*overrides: str) -> list[str]:
+    """Config overrides as `avsl train` arguments."""
+    return [item for override in overrides for item in ("--set", override)]
+
+
+@pytest.fixture(scope="session")
+def tiny_benchmark(tmp_path_factory) -> Path:
+    """The `tiny` synthetic benchmark (train/, val/, test/), written once for the whole session;
+    tests read it and write their runs elsewhere."""
+    out = tmp_path_factory.mktemp("tiny") / "bench"
+    generate(out, get_preset("tiny"), seed=0, workers=2)
+    return out
 
 
 def write_clip(

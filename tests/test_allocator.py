@@ -22,6 +22,7 @@ print(before - resident_mib())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the tuning is glibc's mallopt")
 def test_tuned_malloc_keeps_freed_pages():
     def released_mib(mode: str) -> float:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from avsl.bench.methods_suite import _finished_rows
+from avsl.bench.methods_suite import finished_rows
 from avsl.cli.main import main
 from avsl.data.synth.writer import GENERATOR_VERSION
 from avsl.errors import AvslError
@@ -14,17 +14,17 @@ from avsl.errors import AvslError
 
 def test_resumes_from_rows_of_this_benchmark_version(tmp_path):
     path = tmp_path / "methods.json"
-    assert _finished_rows(path) == []
+    assert finished_rows(path) == []
     rows = [{"name": "center", "seed": 0, "generator_version": GENERATOR_VERSION}]
     path.write_text(json.dumps(rows))
-    assert _finished_rows(path) == rows
+    assert finished_rows(path) == rows
 
 
 def test_refuses_rows_of_another_benchmark_version(tmp_path):
     path = tmp_path / "methods.json"
     path.write_text(json.dumps([{"name": "center", "seed": 0}]))  # written before rows carried a version
     with pytest.raises(AvslError, match="benchmark version unrecorded"):
-        _finished_rows(path)
+        finished_rows(path)
 
 
 def test_methods_suite_options_are_refused_for_other_suites(capsys):

@@ -17,6 +17,7 @@ from avsl.data.selection import load_source
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import generate
 from avsl.errors import AvslError
+from tests.conftest import SMALL_MODEL, as_set
 
 
 def test_cache_holds_what_the_bank_holds(small_layout, tmp_path):
@@ -79,7 +80,7 @@ def test_avsl_cache_then_train_from_it(tmp_path):
     run = tmp_path / "run"
     argv = ["train", "--data", str(tmp_path / "cache"), "--method", "dmt", "--out", str(run), "--epochs", "2",
             "--set", "data.batch_size=8", "--set", "semi.labeled_batch=2", "--set", "semi.warmup_epochs=1",
-            "--set", "model.width=8", "--set", "model.dim=16", "--labeled-fraction", "0.25"]  # fmt: skip
+            *as_set(*SMALL_MODEL), "--labeled-fraction", "0.25"]  # fmt: skip
     assert main(argv) == 0
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert len(log) == 2 and "val/teacher_a/ap50" in log[1] and "train/pl/kept" in log[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import av
+import pytest
 import torch
 
 from avsl.cli.main import main
@@ -15,6 +16,7 @@ from avsl.data.synth.writer import generate
 from avsl.engine.trainer import train
 
 
+@pytest.mark.slow
 def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--quick", "--out", str(out)]) == 0
@@ -35,6 +37,7 @@ def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     assert "reusing the tiny benchmark" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_dmt_improves_on_its_own_warmup(tmp_path):
     """The unbiased stage makes teacher A's maps of the unlabelled training clips agree better
     with their hidden boxes than at the stage switch, where teacher A is the warm-up model.

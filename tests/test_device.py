@@ -14,6 +14,7 @@ import torch
 from avsl.config import load_config
 from avsl.engine.build import METHODS, build_method, stage_schedule
 from avsl.types import AVBatch
+from tests.conftest import SMALL_MODEL
 
 META = torch.device("meta")
 
@@ -39,7 +40,7 @@ def test_records_follow_their_device():
 
 @pytest.mark.parametrize("method_name", METHODS)
 def test_every_methods_step_runs_on_another_device_without_waiting_for_it(method_name):
-    config = load_config(None, [f"method={method_name}", "model.width=8", "model.dim=16", "data.batch_size=8",
+    config = load_config(None, [f"method={method_name}", *SMALL_MODEL, "data.batch_size=8",
                                 "semi.labeled_batch=3", "semi.warmup_epochs=1"])  # fmt: skip
     method = build_method(config)
     method.modules.to(META)

@@ -20,7 +20,7 @@ from avsl.data.layout import read_annotations, read_id_list
 from avsl.data.reference import REFERENCE_DIR
 from avsl.errors import AvslError
 from avsl.metrics.protocol import gt_maps
-from tests.conftest import write_clip
+from tests.conftest import SMALL_MODEL, as_set, write_clip
 
 FLICKR_IDS = [row[0] for row in csv.reader((REFERENCE_DIR / "flickr_test.csv").open())][:3]
 
@@ -170,7 +170,7 @@ def test_training_from_list_files_with_a_labelled_list(tiny_lists, tmp_path):
     run = tmp_path / "run"
     argv = ["train", "--data", str(data), "--method", "supervised", "--split", str(train_list),
             "--labeled", str(labeled_list), "--out", str(run), "--epochs", "1", "--set", "data.batch_size=4",
-            "--set", "data.workers=0", "--set", "model.width=8", "--set", "model.dim=16"]  # fmt: skip
+            "--set", "data.workers=0", *as_set(*SMALL_MODEL)]  # fmt: skip
     assert main(argv) == 0
     assert (run / "labeled_ids.txt").read_text().split() == sorted(labeled_list.read_text().split())
 

@@ -13,10 +13,9 @@ import torch
 from avsl.checkpoint import load_checkpoint
 from avsl.cli.main import main
 from avsl.config import load_config
-from avsl.data.synth.presets import get_preset
-from avsl.data.synth.writer import generate
 from avsl.engine.build import METHODS
 from avsl.engine.trainer import train
+from tests.conftest import SMALL_MODEL, as_set
 
 pytestmark = [
     pytest.mark.gpu,
@@ -24,14 +23,12 @@ pytestmark = [
 ]
 
 SMALL = ["--set", "data.batch_size=16", "--set", "semi.labeled_batch=4", "--set", "semi.warmup_epochs=1",
-         "--set", "model.width=8", "--set", "model.dim=16", "--labeled-fraction", "0.25"]  # fmt: skip
+         *as_set(*SMALL_MODEL), "--labeled-fraction", "0.25"]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("gpu") / "tiny"
-    generate(out, get_preset("tiny"), seed=0, workers=2)
-    return out
+@pytest.fixture
+def tiny(tiny_benchmark) -> Path:
+    return tiny_benchmark
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -55,7 +52,7 @@ def test_every_method_trains_validates_and_evaluates_on_cuda(tiny, tmp_path, met
 @pytest.mark.parametrize("method", ["supervised", "dmt"])
 def test_an_interrupted_cuda_run_resumes_to_the_end(tiny, tmp_path, method):
     config = load_config(None, [f"method={method}", "optim.epochs=3", "labeled_fraction=0.25", "data.batch_size=16",
-                                "model.width=8", "model.dim=16", "semi.labeled_batch=4", "semi.warmup_epochs=1",
+                                *SMALL_MODEL, "semi.labeled_batch=4", "semi.warmup_epochs=1",
                                 "checkpoint_every=2"])  # fmt: skip
     device = torch.device("cuda")
     straight, broken = tmp_path / "straight", tmp_path / "broken"

@@ -18,17 +18,13 @@ import avsl
 from avsl.bench.videos import write_video
 from avsl.cli.main import main
 from avsl.data.dataset import AVDataset
-from avsl.data.synth.presets import get_preset
-from avsl.data.synth.writer import generate
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, Path]:
+def trained(tmp_path_factory, tiny_benchmark) -> tuple[Path, Path]:
     """The tiny benchmark and a supervised run on it (15 epochs, a few seconds)."""
-    root = tmp_path_factory.mktemp("localize")
-    data = root / "tiny"
-    generate(data, get_preset("tiny"), seed=0, workers=1)
-    run = root / "run"
+    data = tiny_benchmark
+    run = tmp_path_factory.mktemp("localize") / "run"
     argv = ["train", "--data", str(data), "--method", "supervised", "--epochs", "15", "--out", str(run),
             "--set", "data.workers=0", "--set", "data.batch_size=16", "--set", "model.width=16",
             "--set", "model.dim=32"]  # fmt: skip

@@ -85,6 +85,7 @@ def test_other_files_are_refused_in_one_line(tmp_path, capsys):
     assert "neither EZ-VSL's" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_peer_checkpoint_starts_the_students(tmp_path, capsys):
     """model.init_from: an EZ-VSL best.pth starts a run whose networks have its architecture."""
     from avsl.config import load_config

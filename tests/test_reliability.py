@@ -28,10 +28,10 @@ from avsl.errors import AvslError
 from avsl.inference import checkpoint_predictor
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.methods.single import SingleModel
-from tests.conftest import tiny_spec, write_model_checkpoint
+from tests.conftest import SMALL_MODEL, as_set, tiny_spec, write_model_checkpoint
 
 FAST = ["--epochs", "1", "--set", "data.batch_size=8", "--set", "data.workers=0",
-        "--set", "model.width=8", "--set", "model.dim=16"]  # fmt: skip
+        *as_set(*SMALL_MODEL)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def poison_step(monkeypatch, bad_step: int) -> None:
     monkeypatch.setattr(SingleModel, "training_step", poisoned)
 
 
-SMALL_RUN = ["method=selfsup", "optim.epochs=2", "data.batch_size=8", "data.workers=0", "model.width=8", "model.dim=16"]
+SMALL_RUN = ["method=selfsup", "optim.epochs=2", "data.batch_size=8", "data.workers=0", *SMALL_MODEL]
 
 
 def test_a_non_finite_loss_stops_the_run_before_anything_is_saved(small, tmp_path, monkeypatch):

@@ -7,6 +7,8 @@ import contextlib
 import io
 import time
 
+import pytest
+
 from avsl.bench import judge, robustness_suite
 from avsl.cli.main import main
 
@@ -19,6 +21,7 @@ def in_process(argv: list[str], timeout: float) -> judge.Outcome:
     return judge.Outcome(code, stderr.getvalue(), time.perf_counter() - started)
 
 
+@pytest.mark.slow
 def test_every_hostile_case_is_handled():
     result = robustness_suite.run(runner=in_process)
     assert result["cases"] >= 140
@@ -28,9 +31,9 @@ def test_every_hostile_case_is_handled():
 
 def test_the_judge_sees_garbage_crashes_and_files_written_outside(tmp_path):
     """The suite must be able to fail: a reader that scores everything, or crashes, is caught."""
-    garbage = robustness_suite._judge_clip("x", "skip", listed=False, score=0.3)
+    garbage = robustness_suite.judge_clip("x", "skip", listed=False, score=0.3)
     assert garbage["outcome"] == "silent garbage"
-    refused = robustness_suite._judge_clip("x", "score", listed=True, score=None)
+    refused = robustness_suite.judge_clip("x", "score", listed=True, score=None)
     assert refused["outcome"] == "silent garbage"
     crash = judge.command_failure(judge.Outcome(1, "Traceback ...\nValueError", 1.0), 2)
     assert crash[0] == "crash"

@@ -10,6 +10,7 @@ from avsl.engine.build import build_method
 from avsl.semi.ema import ema_update_
 from avsl.semi.pseudo import confidence_labels, consensus_labels, mask_iou
 from avsl.types import AVBatch
+from tests.conftest import SMALL_MODEL
 
 BIG = 10.0  # a logit far from any threshold
 
@@ -91,7 +92,7 @@ def test_unbiased_step_trains_students_only():
     loss is non-zero, every student parameter has a gradient, no teacher parameter has one,
     and the teachers change only through update_teachers."""
     # delta below any map probability: every pixel of every clip is a pseudo-label
-    config = load_config(None, ["method=dmt", "model.width=8", "model.dim=16", "semi.warmup_epochs=0",
+    config = load_config(None, ["method=dmt", *SMALL_MODEL, "semi.warmup_epochs=0",
                                 "semi.use_filter=false", "semi.delta=1e-30"])  # fmt: skip
     method = build_method(config)
     batches = {"labeled": tiny_batch(4, 0), "unlabeled": tiny_batch(6, 1)}
@@ -122,7 +123,7 @@ def test_unbiased_step_trains_students_only():
 
 
 def test_teachers_see_weak_students_see_strong_views(monkeypatch):
-    config = load_config(None, ["method=dmt", "model.width=8", "model.dim=16", "semi.warmup_epochs=0"])
+    config = load_config(None, ["method=dmt", *SMALL_MODEL, "semi.warmup_epochs=0"])
     method = build_method(config)
     seen: dict[str, list[torch.Tensor]] = {"teacher": [], "student": []}
     for name, module in method.modules.items():

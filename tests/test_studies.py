@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from avsl.bench import drift, methods_suite
-from avsl.bench.experiments import Row, _interrupted, markdown_table
+from avsl.bench.experiments import Row, interrupted, markdown_table
 from avsl.config import config_to_yaml, load_config
 from avsl.engine.build import check_config
 from avsl.types import AVBatch
@@ -81,11 +81,11 @@ def test_old_rows_leave_the_new_columns_empty():
 
 def test_an_interrupted_row_resumes_only_under_its_own_config(tmp_path):
     config = load_config(None, ["method=dmt", "seed=1"])
-    assert not _interrupted(tmp_path, config)
+    assert not interrupted(tmp_path, config)
     (tmp_path / "config.yaml").write_text(config_to_yaml(config))
     (tmp_path / "last.safetensors").write_bytes(b"")
-    assert _interrupted(tmp_path, config)
-    assert not _interrupted(tmp_path, load_config(None, ["method=dmt", "seed=2"]))
+    assert interrupted(tmp_path, config)
+    assert not interrupted(tmp_path, load_config(None, ["method=dmt", "seed=2"]))
 
 
 @pytest.mark.slow

@@ -111,6 +111,7 @@ def _size_mix(areas: torch.Tensor) -> np.ndarray:
     return np.bincount(size_bucket_index(areas).numpy(), minlength=4) / len(areas)
 
 
+@pytest.mark.slow
 def test_vggss_mix_preset_draws_the_size_mix_of_the_vggss_boxes():
     preset = get_preset("vggss_mix")
     rng = np.random.default_rng(0)
@@ -156,6 +157,7 @@ def test_annotation_box_is_the_sounding_objects_mask_box(tiny_bench):
         assert entry["bbox"] == [list(mask_box(object_mask(sounding, TINY.image_size)))]
 
 
+@pytest.mark.slow
 def test_sounding_class_is_recoverable_from_the_spectrum(tmp_path):
     out = tmp_path / "spectra"
     all_classes = replace(TINY, num_classes=64).with_counts(640, 0, 160)  # 10 clips per class

@@ -16,27 +16,21 @@ import torch
 from avsl.checkpoint import load_checkpoint
 from avsl.cli.main import main
 from avsl.config import load_config
-from avsl.data.synth.presets import get_preset
-from avsl.data.synth.writer import generate
 from avsl.engine.trainer import train
+from tests.conftest import SMALL_MODEL, as_set
 
 FAST = [
     "--set",
     "data.batch_size=16",
     "--set",
     "data.workers=0",
-    "--set",
-    "model.width=8",
-    "--set",
-    "model.dim=16",
+    *as_set(*SMALL_MODEL),
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("tiny") / "bench"
-    generate(out, get_preset("tiny"), seed=0, workers=2)
-    return out
+@pytest.fixture
+def tiny(tiny_benchmark) -> Path:
+    return tiny_benchmark
 
 
 def test_train_then_eval_the_checkpoint(tiny, tmp_path, capsys):
@@ -100,7 +94,7 @@ def test_labeled_subset_is_seeded_and_sized(tiny, tmp_path):
 
 def run_config(method: str, epochs: int = 2, extra: tuple[str, ...] = ()):
     return load_config(None, [f"method={method}", f"optim.epochs={epochs}", "labeled_fraction=0.25",
-                              "data.batch_size=16", "data.workers=0", "model.width=8", "model.dim=16",
+                              "data.batch_size=16", "data.workers=0", *SMALL_MODEL,
                               "semi.labeled_batch=4", "semi.warmup_epochs=1", *extra])  # fmt: skip
 
 
@@ -108,6 +102,7 @@ def checkpoint_tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["supervised", "dmt"])
 def test_interrupted_run_resumes_exactly(tiny, tmp_path, method):
     config = run_config(method, epochs=3, extra=("checkpoint_every=2",))
@@ -154,8 +149,7 @@ def free_port() -> int:
     ],
 )  # fmt: skip
 def test_two_processes_match_one_with_the_same_global_batch(tiny, tmp_path, method, schedule):
-    common = ["--data", str(tiny), "--method", method, *schedule, "--set", "data.batch_size=8", "--set", "data.workers=0", "--set", "model.width=8",
-              "--set", "model.dim=16", "--set", "model.norm=group", "--device", "cpu"]  # fmt: skip
+    common = ["--data", str(tiny), "--method", method, *schedule, "--set", "data.batch_size=8", "--set", "data.workers=0", *as_set(*SMALL_MODEL), "--set", "model.norm=group", "--device", "cpu"]  # fmt: skip
     single = tmp_path / "single"
     assert main(["train", *common, "--out", str(single)]) == 0
     double = tmp_path / "double"

@@ -91,13 +91,13 @@ def run_row(
         config_file,
         [f"method={row.method}", f"labeled_fraction={row.fraction}", f"seed={seed}", *row.overrides, *overrides],
     )
-    train(config, data_root / "train", data_root / "val", run_dir, device, resume=_interrupted(run_dir, config))
+    train(config, data_root / "train", data_root / "val", run_dir, device, resume=interrupted(run_dir, config))
     predictor = CheckpointPredictor(run_dir, device)
     metrics = test_metrics(predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, device)
     return _summary(row, seed, metrics, _last_train_logs(run_dir), time.perf_counter() - started, run_dir)
 
 
-def _interrupted(run_dir: Path, config: TrainConfig) -> bool:
+def interrupted(run_dir: Path, config: TrainConfig) -> bool:
     """Whether `run_dir` holds an unfinished run of this very config: a suite stopped mid-row
     goes on from its last checkpoint (exactly, as `avsl train --resume`) instead of restarting."""
     saved = run_dir / CONFIG_FILE

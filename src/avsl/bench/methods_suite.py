@@ -142,7 +142,7 @@ def run(
             for row in chosen.rows(fraction):
                 if row.fraction_free and fraction != plan[0][0]:
                     continue  # fraction-free rows are measured once per seed, with the main fraction
-                finished = {(r["name"], r["labeled_fraction"], r["seed"]) for r in _finished_rows(results_path)}
+                finished = {(r["name"], r["labeled_fraction"], r["seed"]) for r in finished_rows(results_path)}
                 if (row.name, row.reported_fraction, seed) in finished:
                     continue  # read again each time: a suite in another process may have finished it
                 run_dir = work_dir / "runs" / f"{fraction:g}" / _folder_name(row.name) / f"seed{seed}"
@@ -153,13 +153,13 @@ def run(
                     print(f"== {row.name} (labels {fraction:.0%}, seed {seed}) ==", flush=True)
                     result = run_row(row, data_root, run_dir, config_path("bench"), seed, device,
                                      preset.image_size, preset.audio_seconds, chosen.overrides)  # fmt: skip
-                    rows = [*_finished_rows(results_path), {**result, "generator_version": GENERATOR_VERSION}]
+                    rows = [*finished_rows(results_path), {**result, "generator_version": GENERATOR_VERSION}]
                     write_json(results_path, rows)
                 table = markdown_table(rows)
                 atomic_write(results_path.with_suffix(".md"), lambda stream, t=table: stream.write(t.encode()))
                 if chosen.finish:  # after every row, so that a suite stopped later still has them
                     made = chosen.finish(rows, data_root, results_path, device)
-    rows = _finished_rows(results_path)
+    rows = finished_rows(results_path)
     if chosen.finish and not made:
         made = chosen.finish(rows, data_root, results_path, device)
     return {"rows": len(rows), "results": str(results_path), **made}
@@ -206,7 +206,7 @@ def _folder_name(row_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9-]+", "_", row_name).strip("_")
 
 
-def _finished_rows(results_path: Path) -> list[dict]:
+def finished_rows(results_path: Path) -> list[dict]:
     """The rows a resumed suite keeps; rows measured on another version of the benchmark would
     make a table of incomparable numbers, so they stop the suite instead."""
     rows: list[dict] = json.loads(results_path.read_text()) if results_path.exists() else []

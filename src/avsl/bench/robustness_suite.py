@@ -87,7 +87,7 @@ def _dataset_eval(runner: Runner, timeout: float, root: Path, corpus: dict) -> l
     scores = _per_clip(out / "per_clip.csv")
     results = []
     for clip, case in corpus["clips"].items():
-        judged = _judge_clip(f"eval: {case.name}", case.expect, clip in skipped, scores.get(clip))
+        judged = judge_clip(f"eval: {case.name}", case.expect, clip in skipped, scores.get(clip))
         if judged["outcome"] == "handled" and case.picture is not None:
             judged = verdict(judged["case"], _wrong_picture(root / "corpus" / "frames" / f"{clip}.jpg", case.picture))
         results.append(judged)
@@ -117,7 +117,7 @@ def _dataset_train(runner: Runner, timeout: float, root: Path, corpus: dict) -> 
     results = []
     for clip, case in corpus["clips"].items():
         results.append(
-            _judge_clip(f"train: {case.name}", case.expect, clip in listed, 0.0 if clip not in listed else None)
+            judge_clip(f"train: {case.name}", case.expect, clip in listed, 0.0 if clip not in listed else None)
         )
     return results
 
@@ -129,7 +129,7 @@ def _misuse(runner: Runner, timeout: float, root: Path) -> list[dict]:
     return misuse_cases(runner, timeout, root, root / "run")
 
 
-def _judge_clip(name: str, expect: str, listed: bool, score: float | None) -> dict:
+def judge_clip(name: str, expect: str, listed: bool, score: float | None) -> dict:
     if expect == "skip":
         if listed:
             return verdict(name, None)

@@ -58,7 +58,7 @@ def export_onnx(model: LocalizationModel, path: Path, check: bool = True) -> Exp
     image = torch.randn(2, 3, model.image_size, model.image_size)
     waveform = torch.rand(2, length) * 2 - 1
     data = _exported(network, image, waveform, path)
-    difference = _check(network, data, model, length) if check else None
+    difference = parity_difference(network, data, model, length) if check else None
     if difference is not None and not math.isfinite(difference):
         raise AvslError(f"{path}: not written: onnxruntime's maps differ from PyTorch's by {difference} "
                         "(non-finite maps on a random batch)")  # fmt: skip
@@ -88,7 +88,9 @@ def _exported(network: nn.Module, image: Tensor, waveform: Tensor, path: Path) -
             raise AvslError(f"ONNX export failed ({type(err).__name__}: {str(err).splitlines()[0][:200]})") from None
 
 
-def _check(network: nn.Module, data: bytes, model: LocalizationModel, length: int) -> float:
+def parity_difference(network: nn.Module, data: bytes, model: LocalizationModel, length: int) -> float:
+    """The largest |difference| between onnxruntime's maps of the exported `data` and PyTorch's, on
+    a seeded random batch of CHECK_BATCH (not the export's size, to exercise the dynamic axis)."""
     _require("onnxruntime")
     # Importing onnxruntime writes a telemetry device id under ~/.cache unless this is set; a
     # command writes nowhere but the paths it is given (a user's own setting is kept).
