@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from avsl.bench.methods_suite import finished_rows
 from avsl.cli.main import main
 from avsl.data.synth.writer import GENERATOR_VERSION
 from avsl.errors import AvslError
+from avsl.experiments.studies import finished_rows
 
 
 def test_resumes_from_rows_of_this_benchmark_version(tmp_path):
@@ -30,6 +30,6 @@ def test_refuses_rows_of_another_benchmark_version(tmp_path):
 def test_methods_suite_options_are_refused_for_other_suites(capsys):
     assert main(["bench", "--suite", "synth", "--preset", "hard", "--seeds", "1"]) == 2
     assert (
-        "--seeds, --preset: only the table suites (methods, ablations, lvs, long, scale) take these options"
+        "--seeds, --preset: only the table suites (ablations, long, lvs, methods, scale) take these options"
         in capsys.readouterr().err
     )

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from avsl.bench import drift, methods_suite
-from avsl.bench.experiments import Row, interrupted, markdown_table
 from avsl.config import config_to_yaml, load_config
 from avsl.engine.build import check_config
+from avsl.experiments import drift, studies
+from avsl.experiments.runner import Row, interrupted, markdown_table
 from avsl.types import AVBatch
 
 
@@ -58,12 +58,12 @@ def test_no_kept_label_leaves_the_shares_unmeasured():
 
 
 def test_the_studies_vary_dmt_by_config_alone():
-    ablations = methods_suite.ablation_rows(0.03)
+    ablations = studies.STUDIES["ablations"].rows(0.03)
     assert [r.method for r in ablations] == [None] * 3 + ["dmt"] * 5
     assert {o for r in ablations for o in r.overrides} == {
         "semi.use_filter=false", "semi.use_intersection=false", "semi.pairs=1", "semi.pair_b_audio=tiny"
     }  # fmt: skip
-    for row in [*ablations, *methods_suite.lvs_rows(0.03), *methods_suite.long_schedule_rows(0.01)]:
+    for row in [*ablations, *studies.STUDIES["lvs"].rows(0.03), *studies.STUDIES["long"].rows(0.01)]:
         if row.method is not None:
             check_config(load_config(None, [f"method={row.method}", *row.overrides]))  # real keys, a valid method
 
@@ -91,11 +91,11 @@ def test_an_interrupted_row_resumes_only_under_its_own_config(tmp_path):
 @pytest.mark.slow
 def test_long_schedule_study_writes_table_curves_and_plot(tmp_path, monkeypatch):
     short = ("optim.epochs=3", "semi.warmup_epochs=1", "keep_epochs=true")
-    study = methods_suite.Study(lambda f: [Row("dmt (long)", "dmt", f, short)], ((0.25, (0,)),), "long_schedule",
+    study = studies.Study(lambda f: [Row("dmt (long)", "dmt", f, short)], ((0.25, (0,)),), "long_schedule",
                                 drift.write_curves)  # fmt: skip
-    monkeypatch.setitem(methods_suite.STUDIES, "long", study)
+    monkeypatch.setitem(studies.STUDIES, "long", study)
     args = {"preset_name": "tiny", "work_dir": tmp_path / "work", "results_dir": tmp_path / "results"}
-    made = methods_suite.run(**args, study="long", device=torch.device("cpu"))
+    made = studies.run(**args, study="long", device=torch.device("cpu"))
     run_dir = tmp_path / "work" / "runs" / "0.25" / "dmt_long" / "seed0"
     assert sorted(p.name for p in (run_dir / "epochs").glob("epoch_*")) == [
         f"epoch_00{i}.safetensors" for i in (1, 2, 3)
@@ -114,34 +114,34 @@ def test_long_schedule_study_writes_table_curves_and_plot(tmp_path, monkeypatch)
     } <= set(curve["epochs"][-1])
     assert (tmp_path / "results" / "long_schedule_tiny.png").read_bytes()[:4] == b"\x89PNG"
     assert made["plot"].endswith("long_schedule_tiny.png")
-    again = methods_suite.run(**args, study="long", device=torch.device("cpu"))  # every row done: nothing reruns
+    again = studies.run(**args, study="long", device=torch.device("cpu"))  # every row done: nothing reruns
     assert again["rows"] == 1
 
 
 def test_a_row_claimed_by_a_live_process_is_left_to_it(tmp_path):
-    claim = tmp_path / methods_suite.CLAIM_FILE
+    claim = tmp_path / studies.CLAIM_FILE
     claim.write_text(str(os.getpid()))  # this process: alive
-    with methods_suite.claimed(tmp_path) as ours:
+    with studies.claimed(tmp_path) as ours:
         assert not ours
     assert claim.exists()
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     claim.write_text(finished.stdout.strip())  # a process that has ended: its row is taken over
-    with methods_suite.claimed(tmp_path) as ours:
+    with studies.claimed(tmp_path) as ours:
         assert ours and claim.read_text() == str(os.getpid())
-        with methods_suite.claimed(tmp_path) as second:
+        with studies.claimed(tmp_path) as second:
             assert not second  # one claim at a time
     assert not claim.exists()
 
 
 @pytest.mark.slow
 def test_scale_study_trains_every_row_on_the_paper_encoders(tmp_path):
-    scale = methods_suite.STUDIES["scale"]
+    scale = studies.STUDIES["scale"]
     assert scale.preset == "vggss_mix" and "model.visual=resnet18" in scale.overrides
     short = replace(scale, overrides=(*scale.overrides, "optim.epochs=2", "semi.warmup_epochs=1"))
     args = {"preset_name": "tiny", "work_dir": tmp_path / "work", "results_dir": tmp_path / "results"}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(methods_suite.STUDIES, "scale", short)
-        made = methods_suite.run(**args, study="scale", device=torch.device("cpu"))
+        patch.setitem(studies.STUDIES, "scale", short)
+        made = studies.run(**args, study="scale", device=torch.device("cpu"))
     rows = json.loads((tmp_path / "results" / "scale_tiny.json").read_text())
     assert [r["name"] for r in rows] == ["center", "full", "ground-truth box (cap)", "supervised", "dmt"]
     for row in rows[3:]:

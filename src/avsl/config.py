@@ -102,7 +102,7 @@ class TrainConfig:
     channels_last: bool = True
     device: str = "auto"
     checkpoint_every: int = 0  # also save `last` every N steps (0: only at epoch ends)
-    keep_epochs: bool = False  # also keep every epoch's weights in epochs/ (avsl.bench.drift reads them)
+    keep_epochs: bool = False  # also keep every epoch's weights in epochs/ (avsl.experiments.drift reads them)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -197,11 +197,15 @@ def _frame_only(layout: Path, clip_id: str) -> None:
     good_frame(layout, clip_id)
 
 
-_GOOD_JPEG = _jpeg_bytes(_pixels("reference"))
+def _truncated_jpeg(path: Path) -> None:
+    """The first half of a good JPEG (encoded when the corpus is written, not at import)."""
+    whole = _jpeg_bytes(_pixels("reference"))
+    path.write_bytes(whole[: len(whole) // 2])
+
 
 CLIP_CASES: tuple[ClipCase, ...] = (
     # fmt: off
-    ClipCase("frame: truncated JPEG", "skip", _with_frame(_write(_GOOD_JPEG[: len(_GOOD_JPEG) // 2]))),
+    ClipCase("frame: truncated JPEG", "skip", _with_frame(_truncated_jpeg)),
     ClipCase("frame: zero-byte JPEG", "skip", _with_frame(_write(b""))),
     ClipCase("frame: text named .jpg", "skip", _with_frame(_write(b"this is not an image\n"))),
     ClipCase("frame: decompression-bomb header", "skip", _with_frame(_write(forged_png(200_000, 200_000)))),

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import torch
 
-from avsl.bench.methods_suite import ensure_benchmark
 from avsl.config import load_config
 from avsl.configs import config_path
+from avsl.data.synth.writer import ensure_benchmark
 from avsl.engine.trainer import train
 
 PRESET = "demo"

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from avsl.bench.experiments import PAPER_ENCODERS
 from avsl.bench.timing import median_seconds, wait_for_devices
 from avsl.config import load_config
+from avsl.configs import PAPER_ENCODERS
 from avsl.data.augment import stored_size
 from avsl.data.cache import AUDIO_FILE, CACHE_FORMAT, FRAMES_FILE, INDEX_FILE, open_cache
 from avsl.engine.batches import BatchAssembler, Prefetcher

@@ -5,43 +5,26 @@ from __future__ import annotations
 import argparse
 import json
 
-from avsl.bench import (
-    dmt_suite,
-    localize_suite,
-    methods_suite,
-    metrics_suite,
-    precision_suite,
-    prepare_suite,
-    robustness_suite,
-    synth_suite,
-    train_suite,
-)
+from avsl.bench.suites import SUITES
 from avsl.cli.common import add_output_argument
 from avsl.data.synth.presets import PRESETS
 from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
+from avsl.experiments import studies
 from avsl.files import writable_dir, write_json
 
-DEVICE_SUITES = ("train", "dmt", "localize")
-SUITES = {
-    "metrics": metrics_suite.run,
-    "synth": synth_suite.run,
-    "train": train_suite.run,
-    **{study: methods_suite.run for study in methods_suite.STUDIES},
-    "dmt": dmt_suite.run,
-    "precision": precision_suite.run,
-    "robustness": robustness_suite.run,
-    "prepare": prepare_suite.run,
-    "localize": localize_suite.run,
-}
+DEVICE_SUITES = tuple(name for name, suite in SUITES.items() if suite.on_device)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--suite", choices=sorted(SUITES), required=True, help="which benchmark to run (README: Speed, Results)"
+        "--suite",
+        choices=sorted([*SUITES, *studies.STUDIES]),
+        required=True,
+        help="which benchmark to run (README: Speed, Results)",
     )
     add_output_argument(parser, "also write the results to this JSON file", required=False)
-    tables = ", ".join(methods_suite.STUDIES)
+    tables = ", ".join(studies.STUDIES)
     parser.add_argument("--seeds", type=int, nargs="+", help=f"table suites ({tables}): seeds (default: the suite's)")
     parser.add_argument("--fractions", type=float, nargs="+", help="table suites: labelled fractions")
     presets = ", ".join(PRESETS)
@@ -52,24 +35,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     methods_options = {"--seeds": args.seeds, "--fractions": args.fractions, "--preset": args.preset}
     given = [name for name, value in methods_options.items() if value is not None]
-    if args.suite not in methods_suite.STUDIES and given:
-        raise AvslError(
-            f"{', '.join(given)}: only the table suites ({', '.join(methods_suite.STUDIES)}) take these options"
-        )
+    if args.suite not in studies.STUDIES and given:
+        raise AvslError(f"{', '.join(given)}: only the table suites ({', '.join(studies.STUDIES)}) take these options")
     if args.device is not None and args.suite not in DEVICE_SUITES:
         raise AvslError(f"--device: only the {', '.join(DEVICE_SUITES)} suites take it")
     if args.out is not None:
         writable_dir(args.out.parent, "--out folder")  # before the suite runs, not after
-    if args.suite in methods_suite.STUDIES:
+    if args.suite in studies.STUDIES:
         plan = None
         if args.seeds or args.fractions:
             plan = tuple((f, tuple(args.seeds or (0,))) for f in (args.fractions or (0.03,)))
-        results = {"suite": args.suite, **methods_suite.run(args.preset, plan=plan, study=args.suite)}
+        results = {"suite": args.suite, **studies.run(args.preset, plan=plan, study=args.suite)}
     elif args.suite in DEVICE_SUITES:
         device = pick_device(args.device or "cpu")
-        results = {"suite": args.suite, **SUITES[args.suite](device=device)}
+        results = {"suite": args.suite, **SUITES[args.suite].run(device=device)}
     else:
-        results = {"suite": args.suite, **SUITES[args.suite]()}
+        results = {"suite": args.suite, **SUITES[args.suite].run()}
     print(json.dumps(results, indent=2))
     if args.out is not None:
         write_json(args.out, results)

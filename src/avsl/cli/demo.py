@@ -9,14 +9,14 @@ from pathlib import Path
 
 import torch
 
-from avsl.bench.experiments import Row, baseline_rows, markdown_table, run_row
-from avsl.bench.methods_suite import ensure_benchmark
 from avsl.cli.common import add_device_argument, add_output_argument
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
+from avsl.data.synth.writer import ensure_benchmark
 from avsl.engine.devices import pick_device
 from avsl.evaluation.folder import FolderEval, evaluate_folder
 from avsl.evaluation.report import write_report
+from avsl.experiments.runner import Row, baseline_rows, markdown_table, run_row
 from avsl.files import atomic_write, write_json
 from avsl.inference.model import LocalizationModel
 from avsl.inference.reel import write_clip_reel

@@ -7,6 +7,7 @@ depend on the number of processes or the order they finish in.
 from __future__ import annotations
 
 import io
+import json
 import multiprocessing
 import os
 import shutil
@@ -22,7 +23,7 @@ from PIL import Image
 from avsl.constants import EVAL_SIZE, SIZE_BUCKETS
 from avsl.data.layout import LAYOUT_DEFAULTS_FILE
 from avsl.data.synth.classes import CLASS_NAMES
-from avsl.data.synth.presets import SynthPreset
+from avsl.data.synth.presets import SynthPreset, get_preset
 from avsl.data.synth.render import mask_box, object_mask, render_audio, render_frame
 from avsl.data.synth.scene import Scene, SceneKind, sample_scene
 from avsl.errors import AvslError
@@ -149,3 +150,17 @@ def _prepare_output(out: Path, overwrite: bool) -> None:
             shutil.rmtree(out / split, ignore_errors=True)
         (out / "MANIFEST.json").unlink(missing_ok=True)
     writable_dir(out)
+
+
+def ensure_benchmark(root: Path, preset_name: str, seed: int = 0) -> bool:
+    """Make the benchmark in `root` unless a complete one of this generator, preset and seed is
+    there already; returns whether it was reused."""
+    preset = get_preset(preset_name)
+    manifest = root / "MANIFEST.json"
+    if manifest.exists():
+        made = json.loads(manifest.read_text())
+        same_preset = made.get("preset") == json.loads(json.dumps(preset.as_dict()))
+        if same_preset and made.get("seed") == seed and made.get("generator_version") == GENERATOR_VERSION:
+            return True
+    generate(root, preset, seed=seed, overwrite=True)
+    return False

@@ -14,14 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 
-from avsl.bench import drift
-from avsl.bench.experiments import PAPER_ENCODERS, Row, baseline_rows, markdown_table, run_row, table_rows
-from avsl.configs import config_path
+from avsl.configs import config_overrides, config_path
 from avsl.data.synth.presets import get_preset
-from avsl.data.synth.writer import GENERATOR_VERSION, generate
+from avsl.data.synth.writer import GENERATOR_VERSION, ensure_benchmark
 from avsl.errors import AvslError
+from avsl.experiments import drift
+from avsl.experiments.runner import Row, baseline_rows, markdown_table, run_row
 from avsl.files import atomic_write, write_json
+from avsl.methods.recipes import RECIPES
 
 Plan = tuple[tuple[float, tuple[int, ...]], ...]  # (labelled fraction, seeds) in order
 CLAIM_FILE = "suite.claim"  # in a row's run folder while a suite runs it: the process id
@@ -41,78 +43,31 @@ class Study:
     overrides: tuple[str, ...] = ()
 
 
-def ablation_rows(fraction: float) -> list[Row]:
-    """DMT and the paper's ablations of it (its Table 5): each drops one of its parts."""
-    return [
-        *baseline_rows(),
-        Row("dmt", "dmt", fraction),
-        Row("dmt, single pair", "dmt", fraction, ("semi.pairs=1", "semi.use_filter=false")),  # the cheapest first
-        Row("dmt, no consensus filter", "dmt", fraction, ("semi.use_filter=false",)),
-        Row("dmt, no intersection (teacher A's map)", "dmt", fraction, ("semi.use_intersection=false",)),
-        Row("dmt, both pairs on the tiny audio encoder", "dmt", fraction, ("semi.pair_b_audio=tiny",)),
-    ]
+TABLES_DIR = Path(__file__).resolve().parent / "tables"
 
 
-def lvs_rows(fraction: float) -> list[Row]:
-    """DMT over LVS's localizer, as the paper extends it to existing methods."""
-    lvs = ("model.localizer=lvs",)
-    return [
-        *baseline_rows(),
-        Row("selfsup (lvs)", "selfsup", overrides=lvs),
-        Row("meanteacher (lvs)", "meanteacher", fraction, lvs),
-        Row("dmt (lvs)", "dmt", fraction, lvs),
-    ]
+def load_study(path: Path) -> Study:
+    """A study from its table file (tables/<suite>.yaml: the rows, plan, preset and what they share)."""
+    spec = yaml.safe_load(path.read_text())
+    items = [dict(item) for item in spec["rows"]]
+
+    def rows(fraction: float) -> list[Row]:
+        return [*baseline_rows(), *(_row(item, fraction) for item in items)]
+
+    plan = tuple((float(fraction), tuple(seeds)) for fraction, seeds in spec["plan"].items())
+    shared = config_overrides(spec["config"]) if "config" in spec else ()
+    finish = drift.write_curves if spec.get("curves") else None
+    return Study(rows, plan, spec["table"], finish, spec.get("preset", "bench"), shared)
 
 
-# the bench schedule is 4 warm-up + 6 unbiased epochs; three times the unbiased stage is 18
-LONG_EPOCHS = 4 + 3 * 6
+def _row(item: dict, fraction: float) -> Row:
+    """A table file's row: the plan's fraction for a method that uses boxes, unless it gives one."""
+    method = item["method"]
+    default = fraction if RECIPES[method].needs_boxes else 1.0
+    return Row(item["name"], method, float(item.get("fraction", default)), tuple(item.get("overrides", ())))
 
 
-def long_schedule_rows(fraction: float) -> list[Row]:
-    """The semi-supervised methods over a long unbiased stage, keeping each epoch's weights for
-    the pseudo-label curves (`avsl.bench.drift`)."""
-    long = (f"optim.epochs={LONG_EPOCHS}", "keep_epochs=true")
-    # DMT first: the study is about it, and an interrupted suite should have it
-    return [*baseline_rows(), *(Row(f"{m} (long)", m, fraction, long) for m in ("dmt", "meanteacher", "pseudo"))]
-
-
-def scale_rows(fraction: float) -> list[Row]:
-    """DMT against its supervised part at the papers' input size. Its kept epochs give the
-    teachers' val scores at the end of the warm-up and after it: whether the unbiased stage
-    improves on its own warm-up."""
-    return [
-        *baseline_rows(),
-        Row("supervised", "supervised", fraction),
-        Row("dmt", "dmt", fraction, ("keep_epochs=true",)),
-    ]
-
-
-# ISSUE #5: 3 % labels over 3 seeds, 1 % and 10 % with one seed; ISSUE #15: the studies at 3 %
-# with one seed, the long schedule at 1 % too.
-DEFAULT_PLAN: Plan = ((0.03, (0, 1, 2)), (0.01, (0,)), (0.10, (0,)))
-STUDIES = {
-    "methods": Study(table_rows, DEFAULT_PLAN, "methods"),
-    "ablations": Study(ablation_rows, ((0.03, (0,)),), "ablations"),
-    "lvs": Study(lvs_rows, ((0.03, (0,)),), "lvs"),
-    "long": Study(long_schedule_rows, ((0.03, (0,)), (0.01, (0,))), "long_schedule", drift.write_curves),
-    # ISSUE #15: 224 px, ResNet-18 pairs (no ImageNet weights: none can be downloaded here) and
-    # VGG-SS's size mix, where the tiny encoders at 96 px cannot see small objects; a GPU's work
-    "scale": Study(scale_rows, ((0.03, (0,)),), "scale", drift.write_curves, "vggss_mix", PAPER_ENCODERS),
-}
-
-
-def ensure_benchmark(root: Path, preset_name: str, seed: int = 0) -> bool:
-    """Make the benchmark in `root` unless a complete one of this generator, preset and seed is
-    there already; returns whether it was reused."""
-    preset = get_preset(preset_name)
-    manifest = root / "MANIFEST.json"
-    if manifest.exists():
-        made = json.loads(manifest.read_text())
-        same_preset = made.get("preset") == json.loads(json.dumps(preset.as_dict()))
-        if same_preset and made.get("seed") == seed and made.get("generator_version") == GENERATOR_VERSION:
-            return True
-    generate(root, preset, seed=seed, overwrite=True)
-    return False
+STUDIES = {path.stem: load_study(path) for path in sorted(TABLES_DIR.glob("*.yaml"))}
 
 
 def run(

@@ -23,8 +23,6 @@ from avsl.run import CONFIG_FILE, LAST_FILE
 # the maps every table shows without a model: two trivial ones, and the ground truth itself,
 # whose row is each score's cap on the test split (the median rule's is well below 100)
 BASELINES = {"center": CenterPredictor, "full": FullPredictor, "ground-truth box (cap)": BoxPredictor}
-# the encoders of EZ-VSL and SLAVC: ResNet-18 on the frame and on a 257-bin spectrogram, 512-d
-PAPER_ENCODERS = ("model.visual=resnet18", "model.audio=resnet18", "model.frontend=ezvsl", "model.dim=512")
 
 
 @dataclass(frozen=True)
@@ -50,19 +48,6 @@ class Row:
 def baseline_rows() -> list[Row]:
     """The rows of BASELINES, which every table starts with."""
     return [Row(name, None) for name in BASELINES]
-
-
-def table_rows(fraction: float) -> list[Row]:
-    """The comparison table of METHOD.md at one labelled fraction."""
-    return [
-        *baseline_rows(),
-        Row("selfsup", "selfsup"),
-        Row("supervised", "supervised", fraction),
-        Row("pseudo", "pseudo", fraction),
-        Row("meanteacher", "meanteacher", fraction),
-        Row("dmt", "dmt", fraction),
-        Row("supervised (all boxes)", "supervised", 1.0),
-    ]
 
 
 def test_metrics(predictor, test_dir: Path, image_size: int, audio_seconds: float, device: torch.device) -> dict:
