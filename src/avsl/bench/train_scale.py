@@ -23,11 +23,10 @@ from avsl.bench.timing import median_seconds, wait_for_devices
 from avsl.config import load_config
 from avsl.configs import PAPER_ENCODERS
 from avsl.data.augment import stored_size
-from avsl.data.cache import AUDIO_FILE, CACHE_FORMAT, FRAMES_FILE, INDEX_FILE, open_cache
+from avsl.data.cache import AUDIO_FILE, FRAMES_FILE, open_cache, write_index
 from avsl.engine.batches import BatchAssembler, Prefetcher
 from avsl.engine.build import build_method
 from avsl.engine.precision import autocast, resolve_precision
-from avsl.files import write_json
 from avsl.methods.base import StreamSpec
 
 SIZE = 224
@@ -90,11 +89,8 @@ def write_synthetic_cache(path: Path, clips: int, size: int = SIZE, distinct: in
         with open(path / name, "wb") as stream:
             for start in range(0, clips, distinct):
                 stream.write(block[: min(distinct, clips - start)].tobytes())
-    boxes = [[[0.2, 0.2, 0.7, 0.8]]] * clips
-    index = {"format": CACHE_FORMAT, "count": clips, "side": side, "input_size": size, "samples": samples,
-             "sample_rate": RATE, "audio_seconds": SECONDS, "ids": [f"c{i}" for i in range(clips)],
-             "boxes": boxes, "has_box": [True] * clips, "skipped": []}  # fmt: skip
-    write_json(path / INDEX_FILE, index)
+    ids = [f"c{i}" for i in range(clips)]
+    write_index(path, side, size, RATE, SECONDS, ids, [[[0.2, 0.2, 0.7, 0.8]]] * clips, [True] * clips)
     return path
 
 

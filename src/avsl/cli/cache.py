@@ -12,10 +12,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from avsl.cli.common import add_decoding_arguments, add_selection_arguments, positive_int
-from avsl.data.augment import stored_size
+from avsl.cli.common import add_decoding_arguments, add_selection_arguments, existing_dir, positive_int
 from avsl.data.cache import INDEX_FILE, is_cache, write_cache
-from avsl.data.selection import Selection, resolve_sizes, selected_dataset, split_dirs
+from avsl.data.selection import Selection, cache_jobs
 from avsl.errors import AvslError
 from avsl.files import writable_dir
 
@@ -30,22 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    train_dir, val_dir = split_dirs(args.data, None)
+    existing_dir(args.data, "data directory")
     _check_replaceable(args.out, args.data, args.overwrite)
     writable_dir(args.out.parent, "cache's parent folder")  # OUT.partial is written there, then renamed
-    size, seconds = resolve_sizes(train_dir, args.image_size or 0, args.audio_seconds or 0.0)
     selection = Selection(args.format or "auto", tuple(args.split or ()), args.labeled or "", args.annotations or "")
-    splits = {"train": (train_dir, stored_size(size))}
-    if val_dir is not None:
-        splits["val"] = (val_dir, size)
-    nested = train_dir != args.data
-    for name, (folder, side) in splits.items():
-        chosen = selection if name == "train" else Selection(selection.format, (), "", selection.annotations)
-        dataset = selected_dataset(folder, side, args.sample_rate, seconds, args.max_pixels, chosen)
-        target = args.out / name if nested else args.out
-        with tqdm(total=len(dataset), desc=f"cache {name}", unit="clip", disable=None) as bar:
-            index = write_cache(dataset, target, size, args.workers, progress=lambda done: bar.update(done - bar.n))
-        print(f"{target}: {index['count']} clips ({side} px frames, {seconds} s), {len(index['skipped'])} skipped")
+    jobs = cache_jobs(args.data, args.out, args.image_size, args.audio_seconds, args.sample_rate, args.max_pixels,
+                      selection)  # fmt: skip
+    for job in jobs:
+        with tqdm(total=len(job.dataset), desc=f"cache {job.name}", unit="clip", disable=None) as bar:
+            index = write_cache(job.dataset, job.target, job.input_size, args.workers,
+                                progress=lambda done, bar=bar: bar.update(done - bar.n))  # fmt: skip
+        side, seconds = index["side"], index["audio_seconds"]
+        print(f"{job.target}: {index['count']} clips ({side} px frames, {seconds} s), {len(index['skipped'])} skipped")
         for item in index["skipped"]:
             print(f"  skipped {item['id']}: {item['reason']}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from avsl.constants import MAX_FRAME_PIXELS
@@ -14,46 +15,29 @@ from avsl.errors import AvslError
 # them, so a concept has one name, one type and one help line everywhere.
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
+def _number(name: str, kind: type, accepted: Callable[[float], bool], wanted: str) -> Callable[[str], float]:
+    """An argparse type: `kind(text)` when `accepted`, else one line saying what is wanted. The
+    float checks refuse nan and inf, which compare false with everything."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if not accepted(value):
+            raise argparse.ArgumentTypeError(f"must {wanted}, got {text}")
+        return value
+
+    parse.__name__ = name
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number above zero (refuses nan, inf, 0 and negatives)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
-
-
-def finite_float(text: str) -> float:
-    """Any finite number (refuses nan and inf, which compare false with everything)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
+positive_int = _number("positive_int", int, lambda value: value > 0, "be positive")
+non_negative_int = _number("non_negative_int", int, lambda value: value >= 0, "not be negative")
+positive_float = _number("positive_float", float, lambda v: math.isfinite(v) and v > 0, "be a finite number above 0")
+finite_float = _number("finite_float", float, math.isfinite, "be a finite number")
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -11,11 +10,9 @@ from tqdm import tqdm
 
 from avsl.cli.common import add_decoding_arguments, positive_float, positive_int
 from avsl.constants import SAMPLE_RATE
-from avsl.data.augment import stored_size
-from avsl.data.cache import INDEX_FILE, is_cache, write_cache
-from avsl.data.dataset import AVDataset
+from avsl.data.cache import INDEX_FILE, holds_clips, is_cache, write_cache
 from avsl.data.prepare import VIDEO_SUFFIXES, PrepareOptions, list_videos, prepare_all
-from avsl.data.selection import resolve_sizes
+from avsl.data.selection import cache_jobs
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir
 
@@ -73,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise AvslError(f"{args.out}: no clip written: all {len(problems)} video(s) were skipped "
                         f"(each in {args.out / REPORT_FILE})")  # fmt: skip
     if args.cache is not None:
-        _write_cache(args.out, args.cache, args.sample_rate, args.workers)
+        _write_cache(args.out, args.cache, args.sample_rate, args.workers, args.max_pixels)
     return 0
 
 
@@ -113,26 +110,12 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
-def _write_cache(layout: Path, cache: Path, sample_rate: int, workers: int) -> None:
-    """The layout's training cache; a rerun keeps a cache that already holds every clip."""
-    size, seconds = resolve_sizes(layout, 0, 0.0)
-    dataset = AVDataset(layout, stored_size(size), sample_rate, seconds, frames="uint8")
-    if _cache_holds(cache, dataset.ids, size, sample_rate, seconds):
-        print(f"{cache}: training cache already holds the layout's {len(dataset)} clips")
+def _write_cache(layout: Path, cache: Path, sample_rate: int, workers: int, max_pixels: int) -> None:
+    """The layout's training cache, as `avsl cache` writes it; a rerun keeps a cache that
+    already holds every clip."""
+    (job,) = cache_jobs(layout, cache, None, None, sample_rate, max_pixels)
+    if holds_clips(cache, job.dataset.ids, job.input_size, sample_rate, job.dataset.audio_seconds):
+        print(f"{cache}: training cache already holds the layout's {len(job.dataset)} clips")
         return
-    index = write_cache(dataset, cache, size, workers)
+    index = write_cache(job.dataset, job.target, job.input_size, workers)
     print(f"{cache}: training cache of {index['count']} clips ({len(index['skipped'])} skipped)")
-
-
-def _cache_holds(cache: Path, ids: list[str], size: int, sample_rate: int, seconds: float) -> bool:
-    """Whether `cache` was written for these clips with these settings (its kept and skipped
-    clips together are exactly `ids`)."""
-    if not is_cache(cache):
-        return False
-    try:
-        index = json.loads((cache / INDEX_FILE).read_text())
-        covered = [*index["ids"], *(item["id"] for item in index["skipped"])]
-        settings = (index["input_size"], index["sample_rate"], index["audio_seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return False  # a damaged index: the cache is written again
-    return sorted(covered) == sorted(ids) and settings == (size, sample_rate, seconds)

@@ -88,24 +88,55 @@ def write_cache(
     # drop the rows of skipped clips at the end of the files
     os.truncate(partial / FRAMES_FILE, len(ids) * 3 * side * side)
     os.truncate(partial / AUDIO_FILE, len(ids) * samples * 2)
+    index = write_index(partial, side, input_size, dataset.sample_rate, dataset.audio_seconds, ids, boxes, has_box,
+                        skipped)  # fmt: skip
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    return index
+
+
+def write_index(
+    folder: Path,
+    side: int,
+    input_size: int,
+    sample_rate: int,
+    audio_seconds: float,
+    ids: list[str],
+    boxes: list[list[list[float]]],
+    has_box: list[bool],
+    skipped: list[BadSample] = (),
+) -> dict:
+    """cache.json for the frames and audio files already in `folder` (one row per id)."""
     index = {
         "format": CACHE_FORMAT,
         "count": len(ids),
         "side": side,
         "input_size": input_size,
-        "samples": samples,
-        "sample_rate": dataset.sample_rate,
-        "audio_seconds": dataset.audio_seconds,
+        "samples": round(audio_seconds * sample_rate),
+        "sample_rate": sample_rate,
+        "audio_seconds": audio_seconds,
         "ids": ids,
         "boxes": boxes,
         "has_box": has_box,
         "skipped": [{"id": s.id, "reason": s.reason} for s in skipped],
     }
-    (partial / INDEX_FILE).write_text(json.dumps(index))
-    if out.exists():
-        shutil.rmtree(out)
-    partial.rename(out)
+    (folder / INDEX_FILE).write_text(json.dumps(index))
     return index
+
+
+def holds_clips(cache: Path, ids: list[str], input_size: int, sample_rate: int, audio_seconds: float) -> bool:
+    """Whether `cache` was written for these clips with these settings (its kept and skipped
+    clips together are exactly `ids`): a rerun can keep it."""
+    if not is_cache(cache):
+        return False
+    try:
+        index = json.loads((cache / INDEX_FILE).read_text())
+        covered = [*index["ids"], *(item["id"] for item in index["skipped"])]
+        settings = (index["input_size"], index["sample_rate"], index["audio_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # a damaged index: the cache is written again
+    return sorted(covered) == sorted(ids) and settings == (input_size, sample_rate, audio_seconds)
 
 
 @dataclass

@@ -191,6 +191,40 @@ def selected_dataset(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class CacheJob:
+    """One cache to write: the clips (uint8 frames at the stored size), where, for which input."""
+
+    name: str  # "train" or "val"
+    dataset: AVDataset
+    target: Path
+    input_size: int
+
+
+def cache_jobs(
+    data: Path,
+    out: Path,
+    image_size: int | None,
+    audio_seconds: float | None,
+    sample_rate: int,
+    max_pixels: int,
+    selection: Selection = Selection(),
+) -> list[CacheJob]:
+    """The caches `avsl cache` and `prepare --cache` write for `data`: a layout gives one cache
+    at `out`; a folder with train/ (and val/) gives out/train (frames with the crop margin) and
+    out/val (frames at the input size). The selection picks the training clips."""
+    train_dir, val_dir = split_dirs(data, None)
+    size, seconds = resolve_sizes(train_dir, image_size, audio_seconds)
+    nested = train_dir != data
+    jobs = [CacheJob("train", selected_dataset(train_dir, stored_size(size), sample_rate, seconds, max_pixels,
+                                               selection), out / "train" if nested else out, size)]  # fmt: skip
+    if val_dir is not None:
+        every = Selection(selection.format, (), "", selection.annotations)
+        jobs.append(CacheJob("val", selected_dataset(val_dir, size, sample_rate, seconds, max_pixels, every),
+                             out / "val" if nested else out, size))  # fmt: skip
+    return jobs
+
+
 def load_source(
     path: Path,
     side: int,
