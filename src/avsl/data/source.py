@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from avsl.constants import IMAGENET_MEAN, IMAGENET_STD
+from avsl.ops.images import normalize_images
 from avsl.types import AVBatch, BadSample
 
 
@@ -41,9 +41,7 @@ class ClipSource(Protocol):
 
 def normalize_frames(images: Tensor) -> Tensor:
     """(B, 3, H, W) uint8 -> float32 ImageNet-normalised, on the images' device."""
-    mean = torch.tensor(IMAGENET_MEAN, device=images.device)[:, None, None] * 255
-    std = torch.tensor(IMAGENET_STD, device=images.device)[:, None, None] * 255
-    return (images.float() - mean) / std
+    return normalize_images(images)
 
 
 def evaluation_batches(source: ClipSource, batch_size: int) -> Iterator[AVBatch]:

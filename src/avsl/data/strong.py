@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from avsl.constants import IMAGENET_MEAN, IMAGENET_STD
+from avsl.ops.images import denormalize_images, normalize_images
 
 # torchvision's RandomResizedCrop defaults: aspect ratios 3/4 to 4/3, ten tries before the
 # central-crop fallback.
@@ -138,9 +138,7 @@ def apply_strong_view(images: Tensor, masks: Tensor, params: StrongParams) -> tu
     """
     device = images.device
     height, width = masks.shape[-2:]
-    mean = torch.tensor(IMAGENET_MEAN, device=device)[:, None, None]
-    std = torch.tensor(IMAGENET_STD, device=device)[:, None, None]
-    pixels = (images.float() * std + mean).clamp(0, 1)  # (B, 3, S, S)
+    pixels = denormalize_images(images)  # (B, 3, S, S)
     side = images.shape[-1]
     full_masks = F.interpolate(masks[:, None].float(), size=(side, side), mode="nearest")  # (B, 1, S, S)
     moved = resized_crop(torch.cat([pixels, full_masks], 1), params)
@@ -150,7 +148,7 @@ def apply_strong_view(images: Tensor, masks: Tensor, params: StrongParams) -> tu
         pixels = torch.where(params.gray.to(device)[:, None, None, None], grayscale(pixels).expand_as(pixels), pixels)
     if bool((params.sigma > 0).any()):
         pixels = gaussian_blur(pixels, params.sigma.to(device))
-    return (pixels - mean) / std, F.adaptive_avg_pool2d(moved_masks, (height, width))[:, 0]
+    return normalize_images(pixels), F.adaptive_avg_pool2d(moved_masks, (height, width))[:, 0]
 
 
 def resized_crop(images: Tensor, params: StrongParams) -> Tensor:

@@ -20,6 +20,7 @@ from avsl.constants import AUC_THRESHOLDS, EVAL_SIZE
 from avsl.data.dataset import AVDataset, collate_samples
 from avsl.evaluation.evaluate import EvalResult
 from avsl.files import atomic_write
+from avsl.ops.images import denormalize_images
 from avsl.ops.maps import minmax_normalize, upsample_maps
 from avsl.ops.overlay import blend
 
@@ -102,11 +103,7 @@ def _examples(result: EvalResult, cious: np.ndarray, dataset: AVDataset, predict
 
 def _display_frame(image: torch.Tensor) -> np.ndarray:
     """A normalised (3, S, S) model input back to (224, 224, 3) uint8 for display."""
-    from avsl.constants import IMAGENET_MEAN, IMAGENET_STD
-
-    mean = torch.tensor(IMAGENET_MEAN)[:, None, None]
-    std = torch.tensor(IMAGENET_STD)[:, None, None]
-    pixels = ((image.float() * std + mean).clamp(0, 1) * 255).round()[None]
+    pixels = (denormalize_images(image) * 255).round()[None]
     pixels = torch.nn.functional.interpolate(pixels, size=(EVAL_SIZE, EVAL_SIZE), mode="bilinear", align_corners=False)
     return pixels[0].permute(1, 2, 0).to(torch.uint8).numpy()
 
