@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from avsl.evaluation.evaluate import evaluate
-from avsl.evaluation.folder import FolderEval, open_folder, score_folder
+from avsl.evaluation.folder import FolderEval, evaluate_folder, open_folder, score_folder
+from avsl.evaluation.report import write_report
+from avsl.inference.predictors import CenterPredictor
 from avsl.ops.boxes import protocol_pixel_boxes
 from avsl.types import AVBatch, BadSample
 
@@ -66,3 +68,15 @@ def test_a_folder_opened_once_scores_any_number_of_predictors(small_layout):
         again = score_folder(center, folder, torch.device("cpu")).metrics
     assert first["n"] == again["n"] == 4 and first["ap50"] == again["ap50"]
     assert first["unannotated"]["ids"] == ["unlabelled"]
+
+
+def test_the_report_page_holds_its_plots_and_the_scores(small_layout, tmp_path):
+    predictor = CenterPredictor()
+    with pytest.warns(UserWarning, match="unlabelled"):  # the layout's clip without boxes is named
+        outcome = evaluate_folder(
+            predictor, small_layout, FolderEval(image_size=32, audio_seconds=0.5, workers=0), "cpu"
+        )
+    page = write_report(tmp_path, outcome.metrics, outcome.result, outcome.dataset, predictor, torch.device("cpu"))
+    text = page.read_text()
+    assert page == tmp_path / "report.html" and text.count("data:image/png;base64,") >= 2
+    assert f"{outcome.metrics['auc']:.3f}" in text and "a" in outcome.result.ids

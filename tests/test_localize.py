@@ -18,6 +18,8 @@ import avsl
 from avsl.bench.videos import write_video
 from avsl.cli.main import main
 from avsl.data.dataset import AVDataset
+from avsl.inference.model import LocalizationModel
+from avsl.inference.video_localize import localize_video
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +177,17 @@ def test_frames_of_an_audio_hop_share_its_window(trained, tmp_path):
     on_the_hop = [0, 5, 10, 15, 20]  # frames at 0, 0.2, ... s
     assert np.allclose(maps["0"][on_the_hop], maps["0.2"][on_the_hop], atol=1e-5)
     assert not np.allclose(maps["0"], maps["0.2"], atol=1e-5)  # the others share a neighbour's window
+
+
+def test_the_video_streamer_on_its_own(trained, tmp_path):
+    """localize_video without the command line: every frame written, one map per hop window,
+    and an audio file the encoder does not take (96 kHz) resampled for the overlay's track."""
+    _, run = trained
+    model = LocalizationModel.from_checkpoint(run)
+    source = write_video(tmp_path / "in.mp4", seconds=1.0, fps=25)
+    sound = tmp_path / "studio.wav"
+    sf.write(sound, (0.1 * np.random.default_rng(0).standard_normal((96_000, 4))).astype(np.float32), 96_000)
+    done = localize_video(model, source, tmp_path / "out.mkv", audio=sound, stride=2, progress=False)
+    assert done.frames == 25 and done.localized == 13 and done.shown == 25
+    assert np.all(np.diff(done.times) > 0) and len(done.audio_embeddings) >= 1
+    assert read_video(tmp_path / "out.mkv")[3]  # it has its audio
