@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
 from avsl.cli.common import add_decoding_arguments, add_selection_arguments, existing_dir, positive_int
 from avsl.data.cache import INDEX_FILE, is_cache, write_cache
 from avsl.data.selection import Selection, cache_jobs
 from avsl.errors import AvslError
 from avsl.files import writable_dir
+from avsl.progress import progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = cache_jobs(args.data, args.out, args.image_size, args.audio_seconds, args.sample_rate, args.max_pixels,
                       selection)  # fmt: skip
     for job in jobs:
-        with tqdm(total=len(job.dataset), desc=f"cache {job.name}", unit="clip", disable=None) as bar:
+        with progress(len(job.dataset), f"cache {job.name}", "clip") as bar:
             index = write_cache(job.dataset, job.target, job.input_size, args.workers,
                                 progress=lambda done, bar=bar: bar.update(done - bar.n))  # fmt: skip
         side, seconds = index["side"], index["audio_seconds"]

@@ -40,6 +40,11 @@ positive_float = _number("positive_float", float, lambda v: math.isfinite(v) and
 finite_float = _number("finite_float", float, math.isfinite, "be a finite number")
 
 
+def percent(value: float | None) -> str:
+    """A score in [0, 1] as a person reads it ("84.1 %"); n/a when it was not measured."""
+    return "n/a" if value is None or not math.isfinite(value) else f"{100 * value:.1f} %"
+
+
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda:N")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from avsl.cli.common import (
     add_device_argument,
     add_output_argument,
     existing_dir,
+    percent,
     positive_int,
 )
 from avsl.constants import EVAL_SIZE
@@ -31,7 +33,7 @@ from avsl.errors import AvslError
 from avsl.evaluation.evaluate import EvalResult
 from avsl.evaluation.folder import FolderEval, evaluate_folder
 from avsl.evaluation.report import write_report
-from avsl.files import atomic_write, writable_dir, write_json
+from avsl.files import atomic_write, nan_to_none, writable_dir, write_json
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor, ObjectGuidedPredictor
 
@@ -79,6 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_argument(parser, "output folder: metrics.json, per_clip.csv, report.html")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad clip")
     parser.add_argument("--no-report", action="store_true", help="skip OUT/report.html (plots, best/worst clips)")
+    parser.add_argument("--json", action="store_true", help="print metrics.json's content instead of the summary")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="clips per model call")
     add_decoding_arguments(parser)
     add_device_argument(parser)
@@ -114,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_report:
         write_report(args.out, metrics, result, outcome.dataset, predictor, device)
     write_json(args.out / METRICS_FILE, metrics)
-    _report(metrics, args.out)
+    _report(metrics, args.out, args.json)
     return 0
 
 
@@ -129,12 +132,20 @@ def _save_maps(path: Path, result: EvalResult) -> None:
     atomic_write(path, write)
 
 
-def _report(metrics: dict, out: Path) -> None:
-    print(
-        f"n={metrics['n']} ap50={metrics['ap50']:.4f} ciou_mean={metrics['ciou_mean']:.4f} "
-        f"auc={metrics['auc']:.4f} (threshold={metrics['threshold']}, gt={metrics['gt_rule']}; "
-        f"test list: {metrics['test_list']}) -> {out / 'metrics.json'}"
-    )
+def _report(metrics: dict, out: Path, as_json: bool) -> None:
+    """A short summary for a person (the numbers in %), or metrics.json's content with --json."""
+    if as_json:
+        print(json.dumps(nan_to_none(metrics), indent=2))
+    else:
+        rules = metrics["by_threshold"]
+        print(
+            f"AP50 {percent(metrics['ap50'])} ({metrics['threshold']} rule); by rule: median "
+            f"{percent(rules['median']['ap50'])}, adaptive {percent(rules['adaptive']['ap50'])}, fixed "
+            f"{percent(rules['fixed']['ap50'])}; mean cIoU {metrics['ciou_mean']:.3f}, AUC {metrics['auc']:.3f}\n"
+            f"n={metrics['n']} scored clips, gt={metrics['gt_rule']}; test list: {metrics['test_list']}\n"
+            f"-> {out / METRICS_FILE}, {out / 'per_clip.csv'}"
+            + ("" if not (out / "report.html").exists() else f", {out / 'report.html'}")
+        )
     skipped = metrics["skipped"]
     if skipped["count"]:
         print(f"skipped {skipped['count']} bad clip(s):", file=sys.stderr)

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
 from avsl.cli.common import add_decoding_arguments, positive_float, positive_int
 from avsl.constants import SAMPLE_RATE
 from avsl.data.cache import INDEX_FILE, holds_clips, is_cache, write_cache
@@ -15,6 +13,7 @@ from avsl.data.prepare import VIDEO_SUFFIXES, PrepareOptions, list_videos, prepa
 from avsl.data.selection import cache_jobs
 from avsl.errors import AvslError
 from avsl.files import atomic_write, writable_dir
+from avsl.progress import progress
 
 REPORT_FILE = "prepare_skipped.tsv"
 MAX_WINDOW_SECONDS = 600.0  # as data.audio_seconds: one decoded window stays a few hundred MB at most
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if args.strict and problems:
         raise AvslError(f"{problems[0].video}: {problems[0].problem} (--strict)")
     written = before = 0
-    with tqdm(total=len(videos), desc="prepare", unit="video", disable=None) as bar:
+    with progress(len(videos), "prepare", "video") as bar:
         for outcome in prepare_all(videos, args.out, options, args.workers):
             bar.update(1)
             if outcome.problem is not None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tqdm import tqdm
-
 from avsl.cli.common import non_negative_int, positive_int
 from avsl.data.synth.presets import PRESETS, get_preset
 from avsl.data.synth.writer import generate
+from avsl.progress import progress
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     preset = get_preset(args.preset).with_counts(args.num_train, args.num_val, args.num_test)
     total = preset.num_train + preset.num_val + preset.num_test
-    with tqdm(total=total, desc=f"synth {preset.name}", unit="clip", disable=None) as bar:
+    with progress(total, f"synth {preset.name}", "clip") as bar:
         manifest = generate(args.out, preset, seed=args.seed, overwrite=args.overwrite,
                             workers=args.workers, progress=bar.update)  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in manifest["counts"].items())

@@ -6,7 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from avsl.cli.common import add_device_argument, add_output_argument, add_selection_arguments, positive_int
+from avsl.cli.common import (
+    add_device_argument,
+    add_output_argument,
+    add_selection_arguments,
+    percent,
+    positive_int,
+)
 from avsl.config import config_from_dict, load_config
 from avsl.data.selection import split_dirs
 from avsl.engine.build import METHODS, check_config, method_defaults, recipe_of
@@ -14,7 +20,7 @@ from avsl.engine.devices import pick_device
 from avsl.engine.trainer import train
 from avsl.errors import AvslError
 from avsl.files import writable_dir
-from avsl.run import LAST_FILE, holds_run, read_run_header, started_without_checkpoint
+from avsl.run import BEST_FILE, LAST_FILE, holds_run, read_run_header, started_without_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in RUN exactly")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or started run in --out")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable clip or bad entry")
+    parser.add_argument("--json", action="store_true", help="print the run's numbers as JSON instead of the summary")
     add_device_argument(parser)
 
 
@@ -69,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if val_dir is None and config.data.val_split:
         val_dir = train_dir  # the validation list's clips come from the same folder
     result = train(config, train_dir, val_dir, args.out, pick_device(args.device))
-    _report(result)
+    _report(result, args.json)
     return 0
 
 
@@ -113,7 +120,7 @@ def _resume(args: argparse.Namespace) -> int:
         print(f"{args.resume}: finished already ({result.steps} steps, {config.optim.epochs} epochs); "
               f"--resume {args.resume} --epochs N (N > {config.optim.epochs}) trains it further")  # fmt: skip
         return 0
-    _report(result)
+    _report(result, args.json)
     return 0
 
 
@@ -137,6 +144,16 @@ def _saved_dir(data: dict, key: str, source: Path) -> Path | None:
     return Path(value)
 
 
-def _report(result) -> None:
-    print(json.dumps({"run": str(result.run_dir), "steps": result.steps, "best": result.best,
-                      "val": result.final, "seconds": round(result.seconds, 1)}, indent=2))  # fmt: skip
+def _report(result, as_json: bool) -> None:
+    """A short summary for a person, or the run's numbers as JSON with --json."""
+    if as_json:
+        print(json.dumps({"run": str(result.run_dir), "steps": result.steps, "best": result.best,
+                          "val": result.final, "seconds": round(result.seconds, 1)}, indent=2))  # fmt: skip
+        return
+    best = result.best
+    chosen = f"best val AP50 {percent(best['ap50'])} at step {best['step']}" if best else "no validation split"
+    print(f"{result.run_dir}: {result.steps} steps in {result.seconds / 60:.1f} min; {chosen} -> "
+          f"{result.run_dir / BEST_FILE}")  # fmt: skip
+    for name, scores in result.final.items():
+        print(f"  last epoch, {name}: val AP50 {percent(scores['ap50'])} (median rule), "
+              f"{percent(scores['ap50_adaptive'])} (adaptive), mean cIoU {scores['ciou_mean']:.3f}")  # fmt: skip

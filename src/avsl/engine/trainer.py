@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from avsl.checkpoint import check_module_state
 from avsl.config import TrainConfig, config_to_dict, config_to_yaml
@@ -29,6 +28,7 @@ from avsl.evaluation.evaluate import evaluate
 from avsl.files import atomic_write, remove_temporary_files
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.methods.base import Method, StreamSpec
+from avsl.progress import progress as progress_display
 from avsl.run import (
     BEST_FILE,
     CONFIG_FILE,
@@ -79,8 +79,14 @@ def train(
         run.close()
         return TrainResult(run_dir, run.start_step, run.best, {}, time.perf_counter() - started, finished_before=True)
     end_step = run.total_steps if max_steps is None else min(run.total_steps, max_steps)
-    bar = tqdm(total=run.total_steps, initial=run.start_step, desc=f"train {config.method}", unit="step",
-               disable=_bar_disabled(progress, run.dist.is_main))  # fmt: skip
+    bar = progress_display(
+        run.total_steps,
+        f"train {config.method}",
+        "step",
+        progress if run.dist.is_main else False,
+        initial=run.start_step,
+        marks=config.optim.epochs,
+    )  # a plain line per epoch in a log
     with Prefetcher(run.assembler, run.streams, range(run.start_step, end_step)) as prefetched:
         for step, batches in prefetched:
             if run.schedule.switches_at(step):
@@ -328,14 +334,6 @@ def initialize_from(method, path: Path) -> list[str]:
         )
     print(f"initialised {', '.join(loaded)} from {path}", flush=True)
     return loaded
-
-
-def _bar_disabled(progress: bool | None, is_main: bool) -> bool | None:
-    """tqdm's `disable`: no bar off rank 0; by default (None) a bar only on a terminal, so a log
-    piped to a file stays readable."""
-    if not is_main:
-        return True
-    return None if progress is None else not progress
 
 
 def selections(config: TrainConfig) -> tuple[Selection, Selection]:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm import tqdm
 
 from avsl.constants import EVAL_SIZE
 from avsl.errors import AvslError
@@ -26,6 +25,7 @@ from avsl.metrics.protocol import (
     summarize,
 )
 from avsl.ops.maps import minmax_normalize, upsample_maps
+from avsl.progress import progress as progress_display
 from avsl.types import AVBatch, BadSample
 
 
@@ -121,27 +121,22 @@ def evaluate(
         rule: gt map rule ("union" for VGG-SS-style boxes, "consensus" for Flickr).
         keep_maps: also keep the min-max normalised 224 x 224 maps (float32).
         strict: raise on the first bad clip instead of skipping it.
-        progress: tqdm bar; None shows it only on a terminal.
+        progress: None: a bar on a terminal, plain lines in a log (avsl.progress); False: none.
     """
     result = EvalResult()
     total = len(batches) if hasattr(batches, "__len__") else None
-    for batch in tqdm(
-        batches,
-        total=total,
-        desc="eval",
-        unit="batch",
-        disable=None if progress is None else not progress,
-    ):
-        if batch.skipped and strict:
-            first = batch.skipped[0]
-            raise AvslError(f"{first.reason} (clip {first.id}; --strict stops at bad clips)")
-        result.skipped.extend(batch.skipped)
-        if not len(batch):
-            continue
-        batch = batch.to(device)
-        with torch.inference_mode():
-            raw = upsample_maps(predict(batch).float(), EVAL_SIZE)  # (B, 224, 224)
-        _score_batch(result, batch, raw.cpu(), rule, keep_maps)
+    with progress_display(total, "eval", "batch", progress) as bar:
+        for batch in batches:
+            if batch.skipped and strict:
+                first = batch.skipped[0]
+                raise AvslError(f"{first.reason} (clip {first.id}; --strict stops at bad clips)")
+            result.skipped.extend(batch.skipped)
+            if len(batch):
+                batch = batch.to(device)
+                with torch.inference_mode():
+                    raw = upsample_maps(predict(batch).float(), EVAL_SIZE)  # (B, 224, 224)
+                _score_batch(result, batch, raw.cpu(), rule, keep_maps)
+            bar.update(1)
     return result
 
 

@@ -23,12 +23,12 @@ import numpy as np
 import soxr
 import torch
 from PIL import Image
-from tqdm import tqdm
 
 from avsl.data.video import ffmpeg_reason, open_media, pcm_channels, stream_duration
 from avsl.errors import AvslError
 from avsl.inference.model import Localization, LocalizationModel
 from avsl.ops.overlay import render
+from avsl.progress import progress as progress_display
 
 OUTPUT_AUDIO_CODEC = "aac"
 # AAC's highest common rate: audio above what the encoder takes (192 kHz studio files) is resampled to it.
@@ -170,9 +170,7 @@ def localize_video(
             try:
                 audio_out.open(track)
                 total = video.frames or None
-                with tqdm(
-                    total=total, desc="localize", unit="frame", disable=None if progress is None else not progress
-                ) as bar:
+                with progress_display(total, "localize", "frame", progress) as bar:
                     batches = _batches(container, video, batch_size)
                     while True:
                         with run.timed("decode"):
