@@ -135,6 +135,10 @@ def test_an_image_overlay_and_its_raw_map(trained, tmp_path):
     assert Image.open(out).size == Image.open(clip).size
     saved = np.load(out.with_suffix(".npz"))
     assert saved["heatmap"].shape == (64, 64) and saved["logits"].ndim == 2
+    panels = tmp_path / "panels.png"
+    assert main([*argv[:-4], "-o", str(panels), "--layout", "side-by-side", "--device", "cpu"]) == 0
+    width, height = Image.open(clip).size
+    assert Image.open(panels).size == (3 * width, height)  # frame | map | overlay
 
 
 @pytest.mark.parametrize("case", ["no audio", "truncated", "no video", "missing folder", "not a checkpoint",

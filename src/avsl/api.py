@@ -5,6 +5,7 @@
     model = avsl.load("runs/dmt")                      # a run folder or a .safetensors file
     found = model.localize(image, waveform, 16_000)    # (H, W, 3) uint8 and (samples,) float
     found.heatmap, found.confidence                    # (H, W) in [0, 1], the raw map's maximum
+    picture = avsl.overlay(image, found.heatmap, confidence=found.confidence)  # (H, W, 3) uint8
     metrics = avsl.evaluate(model, "data/demo/test")   # metrics.json's content
     result = avsl.train(avsl.TrainConfig(method="selfsup"), "data/demo", "runs/selfsup")
 """
@@ -23,8 +24,9 @@ from avsl.engine.trainer import TrainResult
 from avsl.engine.trainer import train as train_run
 from avsl.evaluation.folder import FolderEval, evaluate_folder
 from avsl.inference.model import Localization, LocalizationModel
+from avsl.ops.overlay import overlay
 
-__all__ = ["Localization", "LocalizationModel", "TrainConfig", "evaluate", "load", "train"]
+__all__ = ["Localization", "LocalizationModel", "TrainConfig", "evaluate", "load", "overlay", "train"]
 
 
 def load(path: str | Path, device: str | torch.device = "auto", network: str | None = None) -> LocalizationModel:

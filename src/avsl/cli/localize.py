@@ -28,7 +28,7 @@ from avsl.errors import AvslError
 from avsl.files import atomic_write, refuse_overwriting_inputs, writable_dir
 from avsl.inference.model import LocalizationModel
 from avsl.inference.video_localize import AUDIO_HOP_S, OUTPUT_TAG, VideoRun, localize_video
-from avsl.ops.overlay import render
+from avsl.ops.overlay import overlay
 from avsl.run import resolve_checkpoint
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-hop", type=float, default=AUDIO_HOP_S,
                         help="frames share the audio window centred on the nearest multiple of this many seconds "
                              "(0: each frame's own)")  # fmt: skip
+    parser.add_argument("--layout", choices=("overlay", "side-by-side"), default="overlay",
+                        help="the heatmap over the frame, or three panels: frame | map | overlay")  # fmt: skip
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output that avsl localize did not write")  # fmt: skip
     add_device_argument(parser)
@@ -66,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     model = LocalizationModel.from_checkpoint(args.checkpoint, pick_device(args.device), args.network)
     if is_image:
         return _localize_image(model, args)
-    video = localize_video(model, args.input, args.out, args.audio, args.stride, args.alpha,
-                           args.min_confidence, args.boxes, args.batch_size, audio_hop=args.audio_hop)  # fmt: skip
+    video = localize_video(model, args.input, args.out, args.audio, args.stride, args.alpha, args.min_confidence,
+                           args.boxes, args.batch_size, audio_hop=args.audio_hop, layout=args.layout)  # fmt: skip
     if args.save_maps is not None:
         _save_npz(args.save_maps, times=np.array(video.times, np.float64), logits=_stacked(video.logits),
                   confidence=np.array(video.confidences, np.float32))  # fmt: skip
@@ -137,11 +139,12 @@ def _localize_image(model: LocalizationModel, args: argparse.Namespace) -> int:
     window = torch.from_numpy(load_audio_window(args.audio, model.sample_rate, model.audio_seconds))
     found = model.localize_batch(model.prepare_image(picture)[None], window[None], [(picture.height, picture.width)])[0]
     shown = args.min_confidence is None or found.confidence >= args.min_confidence
-    overlay = render(np.asarray(picture), found.heatmap if shown else None, args.alpha, args.boxes)
+    drawn = overlay(np.asarray(picture), found.heatmap if shown else None, args.alpha, args.boxes,
+                    confidence=found.confidence, layout=args.layout)  # fmt: skip
     buffer = io.BytesIO()
     tags = PngImagePlugin.PngInfo()
     tags.add_text("Software", OUTPUT_TAG)
-    Image.fromarray(overlay).save(buffer, format="PNG", pnginfo=tags)
+    Image.fromarray(drawn).save(buffer, format="PNG", pnginfo=tags)
     atomic_write(args.out, lambda stream: stream.write(buffer.getvalue()))
     maps = _maps_path(args, is_image=True)
     _save_npz(maps, logits=found.logits, heatmap=found.heatmap, confidence=np.float32(found.confidence))

@@ -22,7 +22,7 @@ from avsl.evaluation.evaluate import EvalResult
 from avsl.files import atomic_write
 from avsl.ops.images import denormalize_images
 from avsl.ops.maps import minmax_normalize, upsample_maps
-from avsl.ops.overlay import blend
+from avsl.ops.overlay import overlay
 
 REPORT_FILE = "report.html"
 SHOWN_PER_GROUP = 3
@@ -91,11 +91,8 @@ def _examples(result: EvalResult, cious: np.ndarray, dataset: AVDataset, predict
             if column >= len(ids):
                 continue
             frame = _display_frame(batch.image[column].cpu())
-            axis.imshow(blend(frame, maps[column], alpha=0.6))
-            for x1, y1, x2, y2 in (batch.boxes[column].cpu().numpy() * EVAL_SIZE).tolist():
-                axis.add_patch(
-                    plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="#00ff66", linewidth=1.5)
-                )
+            truth = (batch.boxes[column].cpu().numpy() * EVAL_SIZE).round().astype(int).tolist()
+            axis.imshow(overlay(frame, maps[column], ground_truth=truth, legend=False))
             axis.set_title(f"{group}: {ids[column][:24]}\ncIoU {cious[chosen[column]]:.2f}", fontsize=8)
     figure.tight_layout()
     return _png(figure, plt)
@@ -142,7 +139,8 @@ img{{max-width:100%}}</style></head>
 <table>{table}</table>
 <h2>Success rate and object size</h2><img src="data:image/png;base64,{curves}">
 {examples}
-<p>Heatmaps are min-max normalised; green boxes are the ground truth. cIoU and binarisation as in
+<p>Heatmaps are min-max normalised; the turbo-coloured region, outlined in white, is the prediction (the map
+at or above 0.5), magenta boxes are the ground truth. cIoU and binarisation as in
 metrics.json ({html.escape(str(metrics.get("median_rule", "")))}).</p>
 </body></html>
 """

@@ -13,7 +13,7 @@ from PIL import Image
 
 from avsl.data.dataset import AVDataset
 from avsl.inference.model import LocalizationModel
-from avsl.ops.overlay import draw_box, render
+from avsl.ops.overlay import overlay
 
 REEL_SIDE = 256  # frames are shown at this size (the synthetic ones are 96 px)
 REEL_FPS = 25
@@ -57,10 +57,8 @@ def write_clip_reel(model: LocalizationModel, dataset: AVDataset, ids: list[str]
 
 
 def _overlay(model: LocalizationModel, dataset: AVDataset, clip_id: str, sample) -> np.ndarray:
-    """The clip's frame at REEL_SIDE with its heatmap and, in white, its ground-truth boxes."""
+    """The clip's frame at REEL_SIDE with its heatmap, confidence and ground-truth boxes."""
     frame = Image.open(dataset.layout.frame_path(clip_id)).convert("RGB").resize((REEL_SIDE, REEL_SIDE), Image.BICUBIC)
     found = model.localize_batch(sample.image[None], sample.waveform[None], [(REEL_SIDE, REEL_SIDE)])[0]
-    picture = render(np.asarray(frame), found.heatmap, alpha=0.6)
-    for box in (sample.boxes.numpy() * REEL_SIDE).round().astype(int).tolist():
-        picture = draw_box(picture, tuple(box), colour=(255, 255, 255))
-    return picture
+    truth = (sample.boxes.numpy() * REEL_SIDE).round().astype(int).tolist()
+    return overlay(np.asarray(frame), found.heatmap, ground_truth=truth, confidence=found.confidence)

@@ -27,7 +27,7 @@ from PIL import Image
 from avsl.data.video import ffmpeg_reason, open_media, pcm_channels, stream_duration
 from avsl.errors import AvslError
 from avsl.inference.model import Localization, LocalizationModel
-from avsl.ops.overlay import render
+from avsl.ops.overlay import Layout, overlay
 from avsl.progress import progress as progress_display
 
 OUTPUT_AUDIO_CODEC = "aac"
@@ -54,6 +54,7 @@ class VideoRun:
     logits: list[np.ndarray] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     last_heatmap: np.ndarray | None = field(default=None, repr=False)  # shown until the next localized frame
+    last_confidence: float | None = None  # of that frame
     last_time: float = 0.0  # of the last frame decoded
     stage_seconds: dict[str, float] = field(default_factory=dict)  # decode, audio, model, draw, encode
     audio_embeddings: dict[float, torch.Tensor] = field(
@@ -148,6 +149,7 @@ def localize_video(
     batch_size: int = 16,
     progress: bool | None = None,
     audio_hop: float = AUDIO_HOP_S,
+    layout: Layout = "overlay",
 ) -> VideoRun:
     """Write `output` (a video) from `source`; see the module docstring. The file appears only
     when complete (written to a temporary name, then renamed).
@@ -155,6 +157,7 @@ def localize_video(
     Args:
         audio_hop: frames share the audio embedding of the window centred on the nearest
             multiple of this (s); 0 gives every frame a window centred on its own time.
+        layout: "overlay", or "side-by-side" (frame | map | overlay, three times as wide).
     """
     temp = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
     run = VideoRun()
@@ -164,7 +167,7 @@ def localize_video(
             video.thread_type = "AUTO"
             claimed = stream_duration(container, video)
             sink.metadata["comment"] = OUTPUT_TAG
-            encoder = _video_encoder(sink, video)
+            encoder = _video_encoder(sink, video, panels=3 if layout == "side-by-side" else 1)
             audio_out = _AudioEncoder(sink)
             track = AudioTrack(audio or source, model, audio_out.encode)
             try:
@@ -178,9 +181,9 @@ def localize_video(
                         if frames is None:
                             break
                         heatmaps = _localize_batch(model, frames, track, run, stride, min_confidence, audio_hop)
-                        for (frame, picture), heatmap in zip(frames, heatmaps, strict=True):
+                        for (frame, picture), (heatmap, score) in zip(frames, heatmaps, strict=True):
                             with run.timed("draw"):
-                                shown = render(picture, heatmap, alpha, boxes)
+                                shown = overlay(picture, heatmap, alpha, boxes, confidence=score, layout=layout)
                             with run.timed("encode"):
                                 _encode(sink, encoder, frame, shown)
                             run.frames += 1
@@ -220,9 +223,9 @@ def _audio_centre(time: float, hop: float) -> float:
 
 def _localize_batch(
     model, frames: list, track: AudioTrack, run: VideoRun, stride: int, min_confidence, audio_hop: float
-) -> list[np.ndarray | None]:
-    """Each (frame, picture)'s heatmap (None: not shown); frames between localized ones keep the
-    previous one's, so --stride k costs 1/k of the model calls and still shows a map everywhere."""
+) -> list[tuple[np.ndarray | None, float | None]]:
+    """Each (frame, picture)'s heatmap (None: not shown) and confidence; frames between localized
+    ones keep the previous one's, so --stride k costs 1/k of the model calls and still shows a map everywhere."""
     chosen = [i for i in range(len(frames)) if (run.frames + i) % stride == 0]
     results: dict[int, Localization] = {}
     if chosen:
@@ -241,7 +244,7 @@ def _localize_batch(
             audio = torch.stack([run.audio_embeddings[centre] for centre in centres])
             sizes = [p.shape[:2] for p in pictures]
             results = dict(zip(chosen, model.localize_embedded(images, audio, sizes), strict=True))
-    last, heatmaps = run.last_heatmap, []
+    last, score, heatmaps = run.last_heatmap, run.last_confidence, []
     for index, (frame, _) in enumerate(frames):
         if index in results:
             found = results[index]
@@ -250,11 +253,11 @@ def _localize_batch(
             run.logits.append(found.logits)
             run.confidences.append(found.confidence)
             shown = min_confidence is None or found.confidence >= min_confidence
-            last = found.heatmap if shown else None
-        heatmaps.append(last)
+            last, score = (found.heatmap if shown else None), found.confidence
+        heatmaps.append((last, score))
         run.shown += last is not None
         run.last_time = _time(frame)
-    run.last_heatmap = last
+    run.last_heatmap, run.last_confidence = last, score
     return heatmaps
 
 
@@ -285,13 +288,13 @@ def _open_input(path: Path):
     return container
 
 
-def _video_encoder(sink, video):
-    """H.264 when the build has it (else MPEG-4 part 2), at the input's frame rate; odd sizes
-    lose their last row or column (4:2:0 needs even ones)."""
+def _video_encoder(sink, video, panels: int = 1):
+    """H.264 when the build has it (else MPEG-4 part 2), at the input's frame rate, `panels`
+    frames wide; odd sizes lose their last row or column (4:2:0 needs even ones)."""
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     rate = video.average_rate or video.guessed_rate or Fraction(25)
     stream = sink.add_stream(codec, rate=rate)
-    stream.width = video.codec_context.width // 2 * 2
+    stream.width = video.codec_context.width * panels // 2 * 2
     stream.height = video.codec_context.height // 2 * 2
     stream.pix_fmt = "yuv420p"
     stream.time_base = video.time_base

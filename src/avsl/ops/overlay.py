@@ -1,14 +1,30 @@
-"""Heatmaps drawn over frames: a perceptual colour map blended in, and the box of the hot region."""
+"""Heatmaps drawn over frames, one look for every output (`localize`, the report, the demo reel).
+
+The hot region (the min-max normalised map at or above the protocol's fixed threshold, 0.5)
+is painted with the turbo colour map at a fixed opacity and outlined in the prediction colour;
+the rest of the frame is left as it is, so the picture stays readable on bright, dark, grey or
+busy frames. Ground truth is always GROUND_TRUTH_COLOUR, the prediction always
+PREDICTION_COLOUR; a small colour bar, the clip's confidence and the legend sit in a corner.
+"""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-COLOUR_MAP = "inferno"  # perceptually uniform, and readable in greyscale print
-BOX_THRESHOLD = 0.5  # of the min-max normalised map: the fixed threshold of the protocol (SSPL)
+COLOUR_MAP = "turbo"  # bright and varied where the map is hot; Google's improved jet
+HOT_THRESHOLD = 0.5  # of the min-max normalised map: the protocol's fixed threshold (SSPL)
+OPACITY = 0.6
+PREDICTION_COLOUR = (255, 255, 255)  # white: the hot region's outline and box
+GROUND_TRUTH_COLOUR = (255, 0, 255)  # magenta: in no part of the turbo map
+BOX_GRID = 96  # connected regions are found on the map resized to at most this side
+LEGEND_MIN_SIDE = 160  # below this the legend would cover the picture
+Layout = Literal["overlay", "side-by-side"]
 
 
 @lru_cache(maxsize=4)
@@ -19,37 +35,131 @@ def colour_table(name: str = COLOUR_MAP) -> np.ndarray:
     return (colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
 
 
-def blend(frame: np.ndarray, heatmap: np.ndarray, alpha: float = 0.5, name: str = COLOUR_MAP) -> np.ndarray:
-    """(H, W, 3) uint8 frame with the (H, W) [0, 1] heatmap's colours over it at opacity `alpha`,
-    weighted by the squared heat: the hot region stands out and lukewarm ones keep the picture."""
-    colours = colour_table(name)[np.clip((heatmap * 255).round(), 0, 255).astype(np.uint8)]
-    weight = (alpha * np.square(heatmap))[..., None]
-    return (frame * (1 - weight) + colours * weight).round().astype(np.uint8)
+def colourize(heatmap: np.ndarray, name: str = COLOUR_MAP) -> np.ndarray:
+    """(H, W) [0, 1] -> (H, W, 3) uint8 colours."""
+    return colour_table(name)[np.clip((heatmap * 255).round(), 0, 255).astype(np.uint8)]
 
 
-def hot_box(heatmap: np.ndarray, threshold: float = BOX_THRESHOLD) -> tuple[int, int, int, int] | None:
-    """(x1, y1, x2, y2) pixel box around the map's pixels at or above `threshold`, or None."""
-    rows = np.flatnonzero((heatmap >= threshold).any(axis=1))
-    cols = np.flatnonzero((heatmap >= threshold).any(axis=0))
-    if not len(rows):
+def blend(frame: np.ndarray, heatmap: np.ndarray, alpha: float = OPACITY, name: str = COLOUR_MAP) -> np.ndarray:
+    """The hot region painted at opacity `alpha` and outlined; every other pixel unchanged."""
+    hot = heatmap >= HOT_THRESHOLD  # (H, W)
+    shown = frame.copy()
+    shown[hot] = (frame[hot] * (1 - alpha) + colourize(heatmap[hot], name) * alpha).round().astype(np.uint8)
+    shown[_outline(hot)] = PREDICTION_COLOUR
+    return shown
+
+
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """The pixels of `mask` with a 4-neighbour outside it: a one-pixel contour."""
+    inner = mask.copy()
+    inner[1:] &= mask[:-1]
+    inner[:-1] &= mask[1:]
+    inner[:, 1:] &= mask[:, :-1]
+    inner[:, :-1] &= mask[:, 1:]
+    return mask & ~inner
+
+
+def hot_box(heatmap: np.ndarray, threshold: float = HOT_THRESHOLD) -> tuple[int, int, int, int] | None:
+    """(x1, y1, x2, y2) pixel box of the largest connected (4-neighbour) region at or above
+    `threshold`, found on the map resized to at most BOX_GRID a side; None when nothing is hot."""
+    height, width = heatmap.shape
+    scale = min(1.0, BOX_GRID / max(height, width))
+    small = heatmap
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small = np.asarray(Image.fromarray(heatmap.astype(np.float32)).resize(size, Image.BILINEAR))
+    region = _largest_region(small >= threshold)
+    if region is None:
         return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    rows, cols = region
+    fy, fx = height / small.shape[0], width / small.shape[1]
+    return (int(cols.min() * fx), int(rows.min() * fy), round((cols.max() + 1) * fx), round((rows.max() + 1) * fy))
 
 
-def draw_box(frame: np.ndarray, box: tuple[int, int, int, int], colour=(0, 255, 0)) -> np.ndarray:
+def _largest_region(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(rows, cols) of the largest 4-connected region of a small bool map (breadth-first)."""
+    seen = np.zeros_like(mask)
+    best: list[tuple[int, int]] = []
+    for start in zip(*np.nonzero(mask), strict=True):
+        if seen[start]:
+            continue
+        seen[start] = True
+        region, queue = [], deque([start])
+        while queue:
+            y, x = queue.popleft()
+            region.append((y, x))
+            for ny, nx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                if 0 <= ny < mask.shape[0] and 0 <= nx < mask.shape[1] and mask[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    queue.append((ny, nx))
+        if len(region) > len(best):
+            best = region
+    if not best:
+        return None
+    cells = np.array(best)
+    return cells[:, 0], cells[:, 1]
+
+
+def draw_box(frame: np.ndarray, box: Sequence[int], colour=PREDICTION_COLOUR) -> np.ndarray:
     image = Image.fromarray(frame)
     width = max(1, round(min(frame.shape[:2]) / 120))
-    ImageDraw.Draw(image).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), outline=colour, width=width)
+    ImageDraw.Draw(image).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), outline=tuple(colour), width=width)
     return np.asarray(image)
 
 
-def render(
-    frame: np.ndarray, heatmap: np.ndarray | None, alpha: float = 0.5, boxes: bool = False, name: str = COLOUR_MAP
+def overlay(
+    frame: np.ndarray,
+    heatmap: np.ndarray | None,
+    alpha: float = OPACITY,
+    boxes: bool = False,
+    ground_truth: Sequence[Sequence[int]] = (),
+    confidence: float | None = None,
+    layout: Layout = "overlay",
+    legend: bool = True,
 ) -> np.ndarray:
-    """The frame as `avsl localize` shows it: the heatmap blended in (none when the model is not
-    confident), and its box when asked."""
-    if heatmap is None:
-        return frame
-    shown = blend(frame, heatmap, alpha, name)
-    box = hot_box(heatmap) if boxes else None
-    return draw_box(shown, box) if box is not None else shown
+    """The frame as avsl shows it, (H, W, 3) uint8 (or (H, 3W, 3) side by side: frame | map |
+    overlay).
+
+    Args:
+        heatmap: (H, W) min-max normalised map; None draws no heat (a map below the confidence
+            bar), only the ground truth and the legend.
+        boxes: also the box of the hot region's largest connected part.
+        ground_truth: pixel boxes (x1, y1, x2, y2), drawn in GROUND_TRUTH_COLOUR.
+        confidence: the clip's confidence, printed in the corner.
+        legend: the colour bar, confidence and legend in the top-right corner (frames of at
+            least LEGEND_MIN_SIDE px; smaller ones stay clean).
+    """
+    shown = frame if heatmap is None else blend(frame, heatmap, alpha)
+    if boxes and heatmap is not None and (box := hot_box(heatmap)) is not None:
+        shown = draw_box(shown, box, PREDICTION_COLOUR)
+    for box in ground_truth:
+        shown = draw_box(shown, box, GROUND_TRUTH_COLOUR)
+    if legend and min(frame.shape[:2]) >= LEGEND_MIN_SIDE:
+        shown = _draw_legend(shown, confidence, bool(ground_truth))
+    if layout == "side-by-side":
+        heat = colourize(heatmap) if heatmap is not None else np.zeros_like(frame)
+        shown = np.concatenate([frame, heat, shown], axis=1)
+    return shown
+
+
+def _draw_legend(frame: np.ndarray, confidence: float | None, with_truth: bool) -> np.ndarray:
+    """A colour bar (0 at the bottom, 1 at the top), the confidence and the two colours' names,
+    on a dark panel in the top-right corner, sized to the frame."""
+    height, width = frame.shape[:2]
+    unit = max(9, min(height, width) // 28)  # text and bar scale with the frame
+    lines = [("prediction", PREDICTION_COLOUR)] + ([("ground truth", GROUND_TRUTH_COLOUR)] if with_truth else [])
+    if confidence is not None:
+        lines.insert(0, (f"conf {confidence:.2f}", (255, 255, 255)))
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=unit)
+    text_width = max(draw.textlength(text, font=font) for text, _ in lines)
+    panel_w, panel_h = int(text_width + 2.5 * unit), int(max(len(lines) * 1.4 * unit, 4 * unit) + unit)
+    left, top = width - panel_w - unit // 2, unit // 2
+    draw.rectangle((left, top, left + panel_w, top + panel_h), fill=(20, 20, 20))
+    bar = colour_table()[np.linspace(255, 0, panel_h - unit).astype(int)]  # (h, 3), hot at the top
+    bar_image = Image.fromarray(np.repeat(bar[:, None], unit // 2 + 2, axis=1))
+    image.paste(bar_image, (left + unit // 2, top + unit // 2))
+    for index, (text, colour) in enumerate(lines):
+        draw.text((left + 1.5 * unit, top + unit // 2 + index * 1.4 * unit), text, fill=colour, font=font)
+    return np.asarray(image)
