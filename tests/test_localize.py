@@ -81,6 +81,25 @@ def test_the_api_gives_the_evaluated_networks_map(trained):
     assert np.allclose(again.logits, found.logits, atol=1e-5)
 
 
+def test_the_model_is_a_module_and_integer_pcm_is_scaled(trained):
+    """model(images, waveforms) = localize on the same inputs; int16 PCM gives the float map."""
+    data, run = trained
+    model = avsl.load(run, device="cpu")
+    assert isinstance(model, torch.nn.Module) and not model.training
+    assert "localizer=ezvsl" in repr(model) and f"image_size={model.image_size}" in repr(model)
+    clip = sorted((data / "test" / "frames").glob("*.jpg"))[0]
+    frame = np.array(Image.open(clip))
+    waveform, rate = sf.read(data / "test" / "audio" / f"{clip.stem}.wav", dtype="int16")
+    as_int = model.localize(frame, waveform, rate)
+    as_float = model.localize(frame, waveform.astype(np.float32) / 32768, rate)
+    assert np.allclose(as_int.logits, as_float.logits, atol=1e-5)
+    images, windows = model.prepare_image(frame)[None], model.prepare_audio(waveform, rate)[None]
+    with torch.inference_mode():
+        assert np.allclose(model(images, windows).numpy()[0], as_int.logits, atol=1e-5)
+    with pytest.warns(UserWarning, match="outside"):
+        model.prepare_audio(waveform.astype(np.float32), rate)  # int16 values as floats: not scaled
+
+
 def test_the_api_evaluates_and_trains_as_the_cli(trained, tmp_path):
     data, run = trained
     metrics = avsl.evaluate(run, data / "test", device="cpu", workers=0)

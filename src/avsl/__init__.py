@@ -5,7 +5,7 @@ use, so `import avsl` stays light for the command line's `--version`.
 """
 
 __version__ = "0.1.0"
-_API = ("load", "evaluate", "train", "overlay", "TrainConfig", "Localization", "LocalizationModel")
+_API = ("load", "evaluate", "train", "overlay", "localize_video", "TrainConfig", "Localization", "LocalizationModel")
 
 
 def __getattr__(name: str):

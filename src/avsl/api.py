@@ -6,6 +6,8 @@
     found = model.localize(image, waveform, 16_000)    # (H, W, 3) uint8 and (samples,) float
     found.heatmap, found.confidence                    # (H, W) in [0, 1], the raw map's maximum
     picture = avsl.overlay(image, found.heatmap, confidence=found.confidence)  # (H, W, 3) uint8
+    maps = model(images, waveforms)                    # an nn.Module: prepared batches -> raw maps
+    avsl.localize_video(model, "clip.mp4", "clip_heat.mp4", stride=2)  # as `avsl localize`
     metrics = avsl.evaluate(model, "data/demo/test")   # metrics.json's content
     result = avsl.train(avsl.TrainConfig(method="selfsup"), "data/demo", "runs/selfsup")
 """
@@ -24,9 +26,10 @@ from avsl.engine.trainer import TrainResult
 from avsl.engine.trainer import train as train_run
 from avsl.evaluation.folder import FolderEval, evaluate_folder
 from avsl.inference.model import Localization, LocalizationModel
+from avsl.inference.video_localize import localize_video
 from avsl.ops.overlay import overlay
 
-__all__ = ["Localization", "LocalizationModel", "TrainConfig", "evaluate", "load", "overlay", "train"]
+__all__ = ["Localization", "LocalizationModel", "TrainConfig", "evaluate", "load", "localize_video", "overlay", "train"]
 
 
 def load(path: str | Path, device: str | torch.device = "auto", network: str | None = None) -> LocalizationModel:

@@ -7,6 +7,7 @@ is shorter than the window. Only the window (plus resampler margin) is read from
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,22 @@ def load_audio_window(path: Path, sample_rate: int, seconds: float, centre: floa
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
         raise AvslError(f"{path}: cannot decode audio ({_reason(err)})") from None
     return finish_window(data, info.samplerate, sample_rate, seconds, str(path))
+
+
+def pcm_to_float(samples: np.ndarray) -> np.ndarray:
+    """Samples as float32 in [-1, 1]: integer PCM (int16 and int32 as scipy and PyAV give it,
+    unsigned 8-bit as WAV stores it) scaled by its type's range, never clipped into a square
+    wave; float samples outside [-1, 1] are clipped later, with a warning here."""
+    if np.issubdtype(samples.dtype, np.unsignedinteger):
+        middle = (np.iinfo(samples.dtype).max + 1) / 2
+        return ((samples.astype(np.float64) - middle) / middle).astype(np.float32)
+    if np.issubdtype(samples.dtype, np.integer):
+        return (samples.astype(np.float64) / -np.iinfo(samples.dtype).min).astype(np.float32)
+    floats = samples.astype(np.float32)
+    if floats.size and np.isfinite(floats).all() and np.abs(floats).max() > 1.0:
+        warnings.warn(f"float audio reaches {np.abs(floats).max():.3g}, outside [-1, 1]: it is clipped "
+                      "(scale integer PCM by its range, or pass its integer array)", stacklevel=3)  # fmt: skip
+    return floats
 
 
 def window_of(

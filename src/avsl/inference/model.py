@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
-from avsl.data.audio import window_of
+from avsl.data.audio import pcm_to_float, window_of
 from avsl.data.frames import to_rgb
 from avsl.data.transforms import eval_transform
 from avsl.errors import AvslError
@@ -38,19 +38,38 @@ class Localization:
     confidence: float
 
 
-class LocalizationModel:
-    """A checkpoint's localizer on a device, with the input handling of the evaluation protocol:
-    images squashed to the model's size (bicubic) and ImageNet-normalised, audio down-mixed,
-    resampled and cut to the model's window centred on the frame's time."""
+class LocalizationModel(nn.Module):
+    """A checkpoint's localizer, with the input handling of the evaluation protocol: images
+    squashed to the model's size (bicubic) and ImageNet-normalised, audio down-mixed, resampled
+    and cut to the model's window centred on the frame's time.
+
+    It is an `nn.Module` (in eval mode once loaded): `model(images, waveforms)` maps a prepared
+    batch, `.to(device)` moves it."""
 
     def __init__(self, predictor: CheckpointPredictor) -> None:
+        super().__init__()
         self.predictor = predictor
         self.network = predictor.model
-        self.device = next(self.network.parameters()).device
         self.image_size = predictor.image_size
         self.sample_rate = predictor.sample_rate
         self.audio_seconds = predictor.audio_seconds
         self.transform = eval_transform(self.image_size)
+        self.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    def forward(self, images: Tensor, waveforms: Tensor) -> Tensor:
+        """Raw maps (B, h, w) of prepared images (B, 3, S, S) and windows (B, L) (`prepare_image`,
+        `prepare_audio`); `localize_batch` gives heatmaps at the images' own size instead."""
+        return self.network(images.to(self.device), waveforms.to(self.device)).map_logits
+
+    def extra_repr(self) -> str:
+        spec = self.predictor.spec
+        return (f"checkpoint={self.predictor.path}, network={self.predictor.network}, localizer={spec['name']}, "
+                f"encoders={spec['visual']}/{spec['audio']}, image_size={self.image_size}, "
+                f"sample_rate={self.sample_rate}, audio_seconds={self.audio_seconds}")  # fmt: skip
 
     @classmethod
     def from_checkpoint(
@@ -77,7 +96,7 @@ class LocalizationModel:
         """(L,) float32 at the model's rate and window length."""
         if isinstance(waveform, Tensor):
             waveform = waveform.detach().cpu().numpy()
-        signal = np.asarray(waveform, dtype=np.float32)
+        signal = pcm_to_float(np.asarray(waveform))
         if signal.ndim == 2 and signal.shape[0] < signal.shape[1] and signal.shape[0] <= 8:
             signal = signal.T  # (channels, samples), as torchaudio gives it
         return torch.from_numpy(window_of(signal, int(sample_rate), self.sample_rate, self.audio_seconds, centre))

@@ -139,9 +139,9 @@ class AudioTrack:
 
 def localize_video(
     model: LocalizationModel,
-    source: Path,
-    output: Path,
-    audio: Path | None = None,
+    source: str | Path,
+    output: str | Path,
+    audio: str | Path | None = None,
     stride: int = 1,
     alpha: float = 0.5,
     min_confidence: float | None = None,
@@ -159,6 +159,7 @@ def localize_video(
             multiple of this (s); 0 gives every frame a window centred on its own time.
         layout: "overlay", or "side-by-side" (frame | map | overlay, three times as wide).
     """
+    source, output, audio = Path(source), Path(output), None if audio is None else Path(audio)
     temp = output.with_name(f".{output.stem}.{os.getpid()}.partial{output.suffix}")
     run = VideoRun()
     try:
