@@ -6,11 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnxruntime
 import pytest
+import soundfile as sf
 import torch
+from PIL import Image
 
 from avsl.cli.main import main
 from avsl.inference import export
@@ -73,3 +76,23 @@ def test_export_writes_nothing_outside_its_output(tmp_path):
     assert done.returncode == 0, done.stderr
     assert [p for p in home.rglob("*") if p.is_file()] == []
     assert [p.name for p in out.iterdir()] == ["model.onnx"]
+
+
+def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The ONNX block of README.md, run in a folder holding model.onnx, frame.jpg and sound.wav."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### In other runtimes") :]
+    snippet = section[
+        section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))
+    ]
+    checkpoint = tmp_path / "model.safetensors"
+    write_model_checkpoint(checkpoint, tiny_spec(visual="tiny"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--checkpoint", str(checkpoint), "-o", "model.onnx"]) == 0
+    assert "window_samples=48000" in capsys.readouterr().out
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save("frame.jpg")
+    sf.write("sound.wav", 0.1 * np.random.default_rng(1).standard_normal(20_000), 16_000)  # shorter than the window
+    scope: dict = {}
+    exec(compile(snippet, "README.md", "exec"), scope)
+    heatmap = scope["heatmap"]
+    assert heatmap.shape == (60, 80) and heatmap.min() == 0.0 and heatmap.max() == pytest.approx(1.0)

@@ -31,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
         f"and waveform (batch, {report.waveform_length}) float at {model.sample_rate} Hz; "
         f"output map_logits (batch, {', '.join(map(str, report.map_shape))})"
     )
+    print(
+        "preprocessing (JSON in the file's metadata): " + ", ".join(f"{k}={v}" for k, v in report.preprocessing.items())
+    )
     if report.max_abs_difference is not None:
         print(f"onnxruntime against PyTorch on a random batch of 3: max |difference| {report.max_abs_difference:.2e}")
     return 0

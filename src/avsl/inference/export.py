@@ -10,6 +10,7 @@ extra `avsl[onnx]` (onnx and onnxscript for torch's exporter, onnxruntime for th
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from avsl.constants import IMAGENET_MEAN, IMAGENET_STD
 from avsl.errors import AvslError
 from avsl.files import atomic_write
 from avsl.inference.model import LocalizationModel
@@ -47,6 +49,7 @@ class ExportReport:
     waveform_length: int
     map_shape: tuple
     max_abs_difference: float | None  # onnxruntime against PyTorch on random input
+    preprocessing: dict  # what the file's metadata says a runtime must do (see `preprocessing`)
 
 
 def export_onnx(model: LocalizationModel, path: Path, check: bool = True) -> ExportReport:
@@ -57,15 +60,46 @@ def export_onnx(model: LocalizationModel, path: Path, check: bool = True) -> Exp
     length = round(model.audio_seconds * model.sample_rate)
     image = torch.randn(2, 3, model.image_size, model.image_size)
     waveform = torch.rand(2, length) * 2 - 1
-    data = _exported(network, image, waveform, path)
+    with torch.inference_mode():
+        map_shape = tuple(network(image[:1], waveform[:1]).shape[1:])
+    steps = preprocessing(model, map_shape)
+    data = _with_metadata(_exported(network, image, waveform, path), steps)
     difference = parity_difference(network, data, model, length) if check else None
     if difference is not None and not math.isfinite(difference):
         raise AvslError(f"{path}: not written: onnxruntime's maps differ from PyTorch's by {difference} "
                         "(non-finite maps on a random batch)")  # fmt: skip
     atomic_write(path, lambda stream: stream.write(data))
-    with torch.inference_mode():
-        map_shape = tuple(network(image[:1], waveform[:1]).shape[1:])
-    return ExportReport(path, (3, model.image_size, model.image_size), length, map_shape, difference)
+    return ExportReport(path, (3, model.image_size, model.image_size), length, map_shape, difference, steps)
+
+
+def preprocessing(model: LocalizationModel, map_shape: tuple) -> dict:
+    """What a runtime does around the graph, as avsl does it (the file carries it as JSON in its
+    metadata, one key each): the image squashed to image_size (bicubic), scaled to [0, 1] and
+    normalised by image_mean / image_std, channels first; the audio mono at sample_rate, the
+    window_samples centred on the frame's time (tiled when the clip is shorter); the output
+    upsampled to the frame (bilinear) and min-max normalised for a heatmap."""
+    return {
+        "image_size": model.image_size,
+        "image_resize": "bicubic",
+        "image_mean": list(IMAGENET_MEAN),
+        "image_std": list(IMAGENET_STD),
+        "sample_rate": model.sample_rate,
+        "audio_seconds": model.audio_seconds,
+        "window_samples": round(model.audio_seconds * model.sample_rate),
+        "frontend": model.predictor.spec["frontend"],
+        "map_size": list(map_shape),
+        "heatmap": "upsample bilinearly to the frame, then min-max normalise",
+    }
+
+
+def _with_metadata(data: bytes, steps: dict) -> bytes:
+    import onnx
+
+    proto = onnx.load_from_string(data)
+    for key, value in steps.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, json.dumps(value)
+    return proto.SerializeToString()
 
 
 def _exported(network: nn.Module, image: Tensor, waveform: Tensor, path: Path) -> bytes:
