@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "train": "train a localizer (selfsup, supervised, pseudo, meanteacher, dmt)",
     "eval": "evaluate a checkpoint or a baseline predictor",
     "localize": "draw where the sound is over a video or an image",
+    "predict": "where the sound is in every clip of a folder without boxes (table, maps, pictures)",
     "export": "export a trained localizer as ONNX (needs avsl[onnx])",
     "demo": "train DMT on the synthetic benchmark and compare (about 10 min)",
     "bench": "benchmarks: speed suites, the results tables and studies, the hostile-input suite",

@@ -86,7 +86,8 @@ def open_folder(data: Path, options: FolderEval, predictor=None, in_memory: bool
     )  # fmt: skip
     _check_entries(dataset, options.strict)
     if not dataset.labeled_ids:
-        raise AvslError(f"{data}: no listed clip has boxes ({dataset.layout.annotation_source}); nothing to score")
+        raise AvslError(f"{data}: no listed clip has boxes ({dataset.layout.annotation_source}); nothing to score "
+                        "(for maps of clips without boxes: avsl predict)")  # fmt: skip
     gt_rule = options.gt_rule or test_set.gt_rule or dataset.layout.gt_rule
     describe = test_set.describe(len(dataset.listed.ids))
     folder = FolderTestSet(data, dataset, gt_rule, describe, bool(test_set.lists), options)
