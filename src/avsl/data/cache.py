@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +105,7 @@ def write_index(
     ids: list[str],
     boxes: list[list[list[float]]],
     has_box: list[bool],
-    skipped: list[BadSample] = (),
+    skipped: Sequence[BadSample] = (),
 ) -> dict:
     """cache.json for the frames and audio files already in `folder` (one row per id)."""
     index = {

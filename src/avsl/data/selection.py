@@ -221,7 +221,7 @@ def cache_jobs(
     if val_dir is not None:
         every = Selection(selection.format, (), "", selection.annotations)
         jobs.append(CacheJob("val", selected_dataset(val_dir, size, sample_rate, seconds, max_pixels, every),
-                             out / "val" if nested else out, size))  # fmt: skip
+                             out / "val", size))  # fmt: skip
     return jobs
 
 

@@ -32,6 +32,7 @@ class CheckpointPredictor:
         self.path = resolve_checkpoint(Path(path))
         if is_peer_checkpoint(self.path):  # EZ-VSL's or SLAVC's best.pth
             spec, state, self.audio_seconds = load_peer_checkpoint(self.path)
+            spec = checked_spec(spec, self.path)  # its sizes come from the file's tensor shapes
             self.network, self.image_size = spec["name"], PEER_IMAGE_SIZE
         else:
             found = load_network(self.path, network)
@@ -49,9 +50,9 @@ class CheckpointPredictor:
 
 
 def load_localizer(spec: dict, state: dict[str, Tensor], source: Path) -> nn.Module:
-    """The localizer of `spec` holding `state`: the spec's bounds (avsl's header or a peer's
-    tensor shapes) and the tensors' shapes, kinds and values checked before allocation."""
-    spec = {**checked_spec(spec, source), "visual_weights": "none"}  # the checkpoint holds every weight
+    """The localizer of a checked `spec` holding `state`: the tensors' shapes, kinds and values
+    are checked against it before anything is allocated."""
+    spec = {**spec, "visual_weights": "none"}  # the checkpoint holds every weight
     with torch.device("meta"):
         skeleton = build_localizer(spec, seed=0)
     check_module_state(skeleton, state, source)  # any key or shape mismatch, before allocating

@@ -76,7 +76,7 @@ def predict_folder(
                     for index, clip_id in enumerate(batch.ids):
                         outcome.rows.append(_row(clip_id, raw[index], heat[index].numpy()))
                         if overlays:
-                            _write_overlay(dataset, clip_id, raw[index], out)
+                            _write_overlay(dataset, clip_id, raw[index], outcome.rows[-1]["confidence"], out)
                     maps.append(heat.numpy().astype(np.float32))
                     logits.append(raw.numpy())
                     ids += batch.ids
@@ -117,12 +117,11 @@ def _row(clip_id: str, raw: torch.Tensor, heat: np.ndarray) -> dict:
             **dict(zip(("box_x1", "box_y1", "box_x2", "box_y2"), corners, strict=True))}  # fmt: skip
 
 
-def _write_overlay(dataset: AVDataset, clip_id: str, raw: torch.Tensor, out: Path) -> None:
+def _write_overlay(dataset: AVDataset, clip_id: str, raw: torch.Tensor, score: float, out: Path) -> None:
     """OUT/overlays/<id>.png at the frame's own size."""
     frame = np.asarray(load_frame(dataset.layout.frame_path(clip_id)))
     heatmap = minmax_normalize(upsample_maps(raw[None], frame.shape[:2]))[0].numpy()
     buffer = io.BytesIO()
-    score = float(confidence(raw[None])[0])
     Image.fromarray(overlay(frame, heatmap, boxes=True, confidence=score)).save(buffer, format="PNG")
     atomic_write(out / "overlays" / f"{clip_id}.png", lambda stream: stream.write(buffer.getvalue()))
 

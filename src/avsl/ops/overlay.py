@@ -1,7 +1,8 @@
 """Heatmaps drawn over frames, one look for every output (`localize`, the report, the demo reel).
 
 The hot region (the min-max normalised map at or above the protocol's fixed threshold, 0.5)
-is painted with the turbo colour map at a fixed opacity and outlined in the prediction colour;
+is painted with the turbo colour map at a fixed opacity and outlined in the prediction colour
+(with a dark line inside it, so the outline shows on bright frames as on dark ones);
 the rest of the frame is left as it is, so the picture stays readable on bright, dark, grey or
 busy frames. Ground truth is always GROUND_TRUTH_COLOUR, the prediction always
 PREDICTION_COLOUR; a small colour bar, the clip's confidence and the legend sit in a corner.
@@ -22,6 +23,7 @@ HOT_THRESHOLD = 0.5  # of the min-max normalised map: the protocol's fixed thres
 OPACITY = 0.6
 PREDICTION_COLOUR = (255, 255, 255)  # white: the hot region's outline and box
 GROUND_TRUTH_COLOUR = (255, 0, 255)  # magenta: in no part of the turbo map
+EDGE_SHADE = (0, 0, 0)  # a dark line inside each outline and box: white alone vanishes on bright frames
 BOX_GRID = 96  # connected regions are found on the map resized to at most this side
 LEGEND_MIN_SIDE = 160  # below this the legend would cover the picture
 Layout = Literal["overlay", "side-by-side"]
@@ -45,18 +47,20 @@ def blend(frame: np.ndarray, heatmap: np.ndarray, alpha: float = OPACITY, name: 
     hot = heatmap >= HOT_THRESHOLD  # (H, W)
     shown = frame.copy()
     shown[hot] = (frame[hot] * (1 - alpha) + colourize(heatmap[hot], name) * alpha).round().astype(np.uint8)
-    shown[_outline(hot)] = PREDICTION_COLOUR
+    edge = hot & ~_eroded(hot)
+    shown[edge] = PREDICTION_COLOUR
+    shown[_eroded(hot) & ~_eroded(_eroded(hot))] = EDGE_SHADE  # the line shows on bright frames too
     return shown
 
 
-def _outline(mask: np.ndarray) -> np.ndarray:
-    """The pixels of `mask` with a 4-neighbour outside it: a one-pixel contour."""
+def _eroded(mask: np.ndarray) -> np.ndarray:
+    """The pixels of `mask` whose 4 neighbours are all in it (one pixel peeled off the edge)."""
     inner = mask.copy()
     inner[1:] &= mask[:-1]
     inner[:-1] &= mask[1:]
     inner[:, 1:] &= mask[:, :-1]
     inner[:, :-1] &= mask[:, 1:]
-    return mask & ~inner
+    return inner
 
 
 def hot_box(heatmap: np.ndarray, threshold: float = HOT_THRESHOLD) -> tuple[int, int, int, int] | None:
@@ -101,9 +105,13 @@ def _largest_region(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def draw_box(frame: np.ndarray, box: Sequence[int], colour=PREDICTION_COLOUR) -> np.ndarray:
+    """A box in `colour` lined inside with EDGE_SHADE, so that it shows on any frame."""
     image = Image.fromarray(frame)
     width = max(1, round(min(frame.shape[:2]) / 120))
-    ImageDraw.Draw(image).rectangle((box[0], box[1], box[2] - 1, box[3] - 1), outline=tuple(colour), width=width)
+    draw = ImageDraw.Draw(image)
+    x1, y1, x2, y2 = box[0], box[1], box[2] - 1, box[3] - 1
+    draw.rectangle((x1 + width, y1 + width, x2 - width, y2 - width), outline=EDGE_SHADE, width=1)
+    draw.rectangle((x1, y1, x2, y2), outline=tuple(colour), width=width)
     return np.asarray(image)
 
 
