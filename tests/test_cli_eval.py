@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
@@ -74,19 +73,3 @@ def test_user_errors_are_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
-
-
-def test_the_report_is_one_file_whose_auc_is_metrics_json(small_layout, tmp_path):
-    out = tmp_path / "out"
-    assert (
-        main(["eval", "--data", str(small_layout), "--predictor", "center", "--out", str(out), "--workers", "0"]) == 0
-    )
-    page = (out / "report.html").read_text()
-    metrics = json.loads((out / "metrics.json").read_text())
-    auc, curve_auc = re.search(r'data-auc="([^"]+)" data-curve-auc="([^"]+)"', page).groups()
-    assert float(auc) == metrics["auc"] and abs(float(curve_auc) - metrics["auc"]) < 1e-12
-    assert page.count("data:image/png;base64,") == 2  # the curves and the best / median / worst grid
-    assert 'src="http' not in page  # self-contained
-    assert main(["eval", "--data", str(small_layout), "--predictor", "center", "--out", str(tmp_path / "o2"),
-                 "--workers", "0", "--no-report"]) == 0  # fmt: skip
-    assert not (tmp_path / "o2" / "report.html").exists()

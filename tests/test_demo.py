@@ -28,8 +28,9 @@ def test_quick_demo_runs_end_to_end(tmp_path, capsys):
     assert "| dmt |" in (out / "results.md").read_text()
     printed = capsys.readouterr().out
     assert "| center |" in printed and str(out / "results.md") in printed
-    assert str(out / "report.html") in printed and str(out / "dmt_clips.mp4") in printed
-    assert (out / "report.html").stat().st_size > 10_000
+    report = out / "dmt_test" / "report.html"
+    assert str(report) in printed and str(out / "dmt_clips.mp4") in printed
+    assert report.stat().st_size > 10_000 and (out / "dmt_test" / "metrics.json").exists()
     with av.open(str(out / "dmt_clips.mp4")) as reel:  # six test clips with their heatmaps and sound
         assert reel.streams.audio and sum(1 for _ in reel.decode(video=0)) >= 6
     # a second run reuses the benchmark it made

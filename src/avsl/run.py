@@ -89,6 +89,7 @@ class NetworkCheckpoint:
     state: dict[str, Tensor]
     image_size: int
     audio_seconds: float
+    trained: dict = field(default_factory=dict)  # how it was trained, for reports (`training_summary`)
 
 
 def save_run(path: Path, header: RunHeader, modules: nn.Module, optimizer: torch.optim.Optimizer | None) -> None:
@@ -146,7 +147,23 @@ def load_network(path: Path, name: str | None = None) -> NetworkCheckpoint:
     image_size = _field(header, "image_size", int, path, default=EVAL_SIZE, bounds=(8, _MAX_IMAGE_SIZE))
     seconds = _field(header, "audio_seconds", (int, float), path, default=AUDIO_SECONDS, bounds=(0.01, 600.0))
     spec = checked_spec(specs[chosen], path)
-    return NetworkCheckpoint(chosen, spec, unprefixed(f"{_NETWORKS}{chosen}.", tensors), image_size, float(seconds))
+    state = unprefixed(f"{_NETWORKS}{chosen}.", tensors)
+    return NetworkCheckpoint(chosen, spec, state, image_size, float(seconds), training_summary(header))
+
+
+def training_summary(header: dict) -> dict:
+    """Method, step, epochs, labelled fraction and seed from a header, for a report to show.
+    Informational only, so a field of the wrong type is left out rather than refused."""
+    config = header.get("config") if isinstance(header.get("config"), dict) else {}
+    optim = config.get("optim") if isinstance(config.get("optim"), dict) else {}
+    fields = {
+        "method": config.get("method"),
+        "step": header.get("step"),
+        "epochs": optim.get("epochs"),
+        "labeled_fraction": config.get("labeled_fraction"),
+        "seed": config.get("seed"),
+    }
+    return {k: v for k, v in fields.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
 
 
 def checked_spec(spec: Any, source: Path) -> dict:

@@ -75,6 +75,11 @@ def required_out(args: argparse.Namespace) -> Path:
     return args.out
 
 
+def add_layout_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--layout", choices=("overlay", "side-by-side"), default="overlay",
+                        help="the heatmap over the frame, or three panels: frame | map | overlay")  # fmt: skip
+
+
 def add_decoding_arguments(parser: argparse.ArgumentParser, sizes: bool = True) -> None:
     """--workers and --max-pixels (and the model's input sizes): how clips are decoded."""
     parser.add_argument("--workers", type=non_negative_int, default=2, help="decoding processes (0: this one)")

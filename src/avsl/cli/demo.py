@@ -1,6 +1,6 @@
 """`avsl demo`: make the synthetic benchmark, train DMT at 3 % labels, compare with the centre
-baseline and self-supervised EZ-VSL on the test split, print the table, and write DMT's report
-(report.html) and a short video of test clips with their heatmaps and sound."""
+baseline and self-supervised EZ-VSL on the test split, print the table, and write DMT's
+evaluation (dmt_test/: metrics.json, per_clip.csv, report.html) and a short video of test clips with their heatmaps and sound."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import ensure_benchmark
 from avsl.engine.devices import pick_device
 from avsl.evaluation.folder import FolderEval, evaluate_folder
-from avsl.evaluation.report import write_report
+from avsl.evaluation.output import write_evaluation
 from avsl.experiments.runner import Row, baseline_rows, markdown_table, run_row
 from avsl.files import atomic_write, write_json
 from avsl.inference.model import LocalizationModel
 from avsl.inference.reel import write_clip_reel
 
+EVALUATION_FOLDER = "dmt_test"  # `avsl report runs/demo/dmt_test ...` compares it with others
 LABELED_FRACTION = 0.03  # METHOD.md: about 3 % of the boxes
 REEL_CLIPS = 6  # in dmt_clips.mp4: the three best-localized test clips and three from the middle
 
@@ -32,11 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_device_argument(parser)
 
 
-def _show(out: Path, data_root: Path, dmt_run: Path, device) -> tuple[Path, Path]:
-    """DMT's evaluation report on the test split and a short video of some of its clips."""
+def _show(out: Path, data_root: Path, dmt_run: Path, device) -> tuple[Path | None, Path]:
+    """DMT's evaluation on the test split (OUT/dmt_test: metrics.json, per_clip.csv, the
+    report) and a short video of some of its clips."""
     model = LocalizationModel.from_checkpoint(dmt_run, device)
     outcome = evaluate_folder(model.predictor, data_root / "test", FolderEval(), device)
-    report = write_report(out, outcome.metrics, outcome.result, outcome.dataset, model.predictor, device)
+    (out / EVALUATION_FOLDER).mkdir(exist_ok=True)
+    report = write_evaluation(out / EVALUATION_FOLDER, outcome, model.predictor, device)
     cious = torch.cat(outcome.result.cious["median"])
     order = torch.argsort(cious, descending=True, stable=True).tolist()
     middle = len(order) // 2
@@ -66,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(table)
     print(f"data: {data_root}   runs: {args.out / 'runs'}   table: {args.out / 'results.md'}")
-    print(f"DMT on the test split: {report} (open it in a browser); {reel} (a few clips, with their sound)")
+    shown = f"{report} (open it in a browser)" if report else f"{args.out / EVALUATION_FOLDER} (no report)"
+    print(f"DMT on the test split: {shown}; {reel} (a few clips, with their sound)")
     print(f"see a run's curves with: tensorboard --logdir {args.out / 'runs'}")
     return 0

@@ -20,6 +20,7 @@ from avsl.cli.common import (
     add_checkpoint_arguments,
     add_decoding_arguments,
     add_device_argument,
+    add_layout_argument,
     add_output_argument,
     existing_dir,
     percent,
@@ -32,13 +33,10 @@ from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.evaluation.evaluate import EvalResult
 from avsl.evaluation.folder import FolderEval, evaluate_folder
-from avsl.evaluation.report import write_report
-from avsl.files import atomic_write, nan_to_none, writable_dir, write_json
-from avsl.inference.checkpoint_predictor import CheckpointPredictor
-from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor, ObjectGuidedPredictor
-
-PREDICTORS = {"center": CenterPredictor, "full": FullPredictor, "box": BoxPredictor}
-METRICS_FILE = "metrics.json"
+from avsl.evaluation.output import write_evaluation
+from avsl.evaluation.records import METRICS_FILE, PER_CLIP_FILE
+from avsl.files import atomic_write, nan_to_none, writable_dir
+from avsl.inference.choose import BASELINES, make_predictor
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_checkpoint_arguments(parser, target=source, required=False)
     source.add_argument(
         "--predictor",
-        choices=sorted(PREDICTORS),
+        choices=sorted(BASELINES),
         help="a fixed baseline (box: the ground truth itself, each score's cap)",
     )
     parser.add_argument(
@@ -81,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_argument(parser, "output folder: metrics.json, per_clip.csv, report.html")
     parser.add_argument("--strict", action="store_true", help="stop at the first bad clip")
     parser.add_argument("--no-report", action="store_true", help="skip OUT/report.html (plots, best/worst clips)")
+    add_layout_argument(parser)
     parser.add_argument("--json", action="store_true", help="print metrics.json's content instead of the summary")
     parser.add_argument("--batch-size", type=positive_int, default=32, help="clips per model call")
     add_decoding_arguments(parser)
@@ -96,12 +95,7 @@ def run(args: argparse.Namespace) -> int:
         writable_dir(args.save_maps.parent, "--save-maps folder")
     (args.out / METRICS_FILE).unlink(missing_ok=True)  # its presence must mean this run finished
     device = pick_device(args.device)
-    if args.checkpoint is not None:
-        predictor = CheckpointPredictor(args.checkpoint, device, args.network)
-    else:
-        predictor = PREDICTORS[args.predictor]()
-    if args.ogl is not None:
-        predictor = ObjectGuidedPredictor(predictor, args.ogl, device=device)
+    predictor = make_predictor(args.checkpoint, args.predictor, device, args.network, args.ogl)
     options = FolderEval(
         split=args.split, benchmark=args.benchmark, annotations=args.annotations, format=args.format or "auto",
         gt_rule=args.gt_rule, bad_boxes=args.bad_boxes, threshold=args.threshold, strict=args.strict,
@@ -112,12 +106,8 @@ def run(args: argparse.Namespace) -> int:
     metrics, result = outcome.metrics, outcome.result
     if args.save_maps is not None:
         _save_maps(args.save_maps, result)
-    per_clip = result.per_clip_csv().encode()
-    atomic_write(args.out / "per_clip.csv", lambda stream: stream.write(per_clip))
-    if not args.no_report:
-        write_report(args.out, metrics, result, outcome.dataset, predictor, device)
-    write_json(args.out / METRICS_FILE, metrics)
-    _report(metrics, args.out, args.json)
+    report = write_evaluation(args.out, outcome, predictor, device, not args.no_report, args.layout)
+    _summary(metrics, args.out, report, args.json)
     return 0
 
 
@@ -132,7 +122,7 @@ def _save_maps(path: Path, result: EvalResult) -> None:
     atomic_write(path, write)
 
 
-def _report(metrics: dict, out: Path, as_json: bool) -> None:
+def _summary(metrics: dict, out: Path, report: Path | None, as_json: bool) -> None:
     """A short summary for a person (the numbers in %), or metrics.json's content with --json."""
     if as_json:
         print(json.dumps(nan_to_none(metrics), indent=2))
@@ -143,8 +133,7 @@ def _report(metrics: dict, out: Path, as_json: bool) -> None:
             f"{percent(rules['median']['ap50'])}, adaptive {percent(rules['adaptive']['ap50'])}, fixed "
             f"{percent(rules['fixed']['ap50'])}; mean cIoU {metrics['ciou_mean']:.3f}, AUC {metrics['auc']:.3f}\n"
             f"n={metrics['n']} scored clips, gt={metrics['gt_rule']}; test list: {metrics['test_list']}\n"
-            f"-> {out / METRICS_FILE}, {out / 'per_clip.csv'}"
-            + ("" if not (out / "report.html").exists() else f", {out / 'report.html'}")
+            f"-> {out / METRICS_FILE}, {out / PER_CLIP_FILE}" + ("" if report is None else f", {report}")
         )
     skipped = metrics["skipped"]
     if skipped["count"]:

@@ -16,6 +16,7 @@ from PIL import Image, PngImagePlugin
 from avsl.cli.common import (
     add_checkpoint_arguments,
     add_device_argument,
+    add_layout_argument,
     add_output_argument,
     finite_float,
     positive_int,
@@ -54,8 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-hop", type=float, default=AUDIO_HOP_S,
                         help="frames share the audio window centred on the nearest multiple of this many seconds "
                              "(0: each frame's own)")  # fmt: skip
-    parser.add_argument("--layout", choices=("overlay", "side-by-side"), default="overlay",
-                        help="the heatmap over the frame, or three panels: frame | map | overlay")  # fmt: skip
+    add_layout_argument(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output that avsl localize did not write")  # fmt: skip
     add_device_argument(parser)

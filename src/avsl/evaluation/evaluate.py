@@ -17,6 +17,7 @@ from avsl.metrics.protocol import (
     Threshold,
     area_above,
     average_precision,
+    box_maps,
     confidence,
     map_quantiles,
     max_f1,
@@ -35,8 +36,10 @@ class EvalResult:
 
     ids: list[str] = field(default_factory=list)
     cious: dict[str, list[Tensor]] = field(default_factory=lambda: {"median": [], "fixed": [], "adaptive": []})
+    cap_cious: dict[str, list[Tensor]] = field(default_factory=lambda: {"median": [], "fixed": [], "adaptive": []})
     areas: list[Tensor] = field(default_factory=list)
     confidences: list[Tensor] = field(default_factory=list)
+    confidence_ids: list[str] = field(default_factory=list)  # the clips of `confidences`, in order
     sounding: list[Tensor] = field(default_factory=list)
     silent_quantiles: list[Tensor] = field(default_factory=list)  # raw maps of silent clips, as quantiles
     maps: list[np.ndarray] = field(default_factory=list)
@@ -60,6 +63,8 @@ class EvalResult:
         result["ap50_adaptive"] = by_threshold["adaptive"]["ap50"]
         result["ciou_adaptive"] = by_threshold["adaptive"]["ciou_mean"]
         result["by_threshold"] = by_threshold
+        # each rule's cap on this test list: the score of the ground-truth boxes' own map
+        result["cap"] = {rule: _cap(c) for rule, c in self.cap_cious.items()}
         result["false_positive"] = self._false_positive()
         result["skipped"] = {
             "count": len(self.skipped),
@@ -67,6 +72,15 @@ class EvalResult:
         }
         result["unannotated"] = {"count": len(self.unannotated), "ids": self.unannotated}
         return result
+
+    def silent_clips(self) -> list[tuple[str, float]]:
+        """The silent (or off-screen) clips with their confidence, the most confident first."""
+        if not self.confidences:
+            return []
+        scores = torch.cat(self.confidences).tolist()
+        sounding = torch.cat(self.sounding).tolist()
+        silent = [(i, s) for i, s, loud in zip(self.confidence_ids, scores, sounding, strict=True) if not loud]
+        return sorted(silent, key=lambda item: -item[1])
 
     def per_clip_csv(self) -> str:
         """One line per scored clip: id, cIoU under the median and fixed thresholds, mean box area
@@ -102,6 +116,13 @@ class EvalResult:
             "confidence_sounding": float(scores[sounding].mean()) if sounding.any() else None,
             "confidence_silent": float(scores[~sounding].mean()),
         }
+
+
+def _cap(cious: list[Tensor]) -> dict:
+    joined = torch.cat(cious).double() if cious else torch.zeros(0, dtype=torch.float64)
+    if not len(joined):
+        return {"ap50": None, "ciou_mean": None}
+    return {"ap50": float((joined >= 0.5).double().mean()), "ciou_mean": float(joined.mean())}
 
 
 def evaluate(
@@ -145,6 +166,7 @@ def _score_batch(result: EvalResult, batch: AVBatch, raw: Tensor, rule: GtRule, 
     known = batch.has_box.cpu()
     result.unannotated.extend(i for i, k in zip(batch.ids, known.tolist(), strict=True) if not k)
     result.confidences.append(confidence(raw[known]))
+    result.confidence_ids.extend(i for i, k in zip(batch.ids, known.tolist(), strict=True) if k)
     result.sounding.append(sounding[known])
     silent = known & ~sounding
     if silent.any():
@@ -155,8 +177,10 @@ def _score_batch(result: EvalResult, batch: AVBatch, raw: Tensor, rule: GtRule, 
         maps = raw[chosen]
         result.ids.extend(batch.ids[i] for i in chosen)
         result.areas.append(mean_box_area(boxes))
+        caps = box_maps(boxes)
         for threshold in ("median", "fixed", "adaptive"):
             result.cious[threshold].append(score_maps(maps, boxes, threshold, rule))
+            result.cap_cious[threshold].append(score_maps(caps, boxes, threshold, rule))
     if keep_maps:
         result.maps.append(minmax_normalize(raw).numpy().astype(np.float32))
         result.map_ids.extend(batch.ids)

@@ -4,7 +4,7 @@ and metrics.json's content. `avsl eval` and `avsl.evaluate` both call this."""
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -128,6 +128,8 @@ def score_folder(predictor, folder: FolderTestSet, device: torch.device) -> Fold
         clipped_boxes=dataset.annotations.clipped,
         duplicate_ids=dataset.duplicates,
         median_rule=MEDIAN_RULE,
+        model=getattr(predictor, "about", {"predictor": getattr(predictor, "name", "model")}),
+        options={k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
     )
     return FolderOutcome(metrics, result, dataset)
 

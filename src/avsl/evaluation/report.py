@@ -1,75 +1,65 @@
-"""OUT/report.html of `avsl eval`: one self-contained file a person opens (plots embedded as PNG).
+"""The reports a person opens: OUT/report.html of one evaluation (`avsl eval`), and a page that
+puts several evaluations side by side (`avsl report A B ... -o compare.html`).
 
-It holds the metrics table, the success-rate curve (the fraction of clips whose cIoU reaches
-each threshold; its area is the protocol's AUC, recomputed here from the per-clip values and
-printed beside metrics.json's), cIoU by object size, and the best, median and worst clips: frame,
-ground-truth boxes and heatmap, re-predicted for those few clips only.
+One evaluation's page holds AP50 under the three binarisation rules with each rule's cap on
+this test list, the per-size table, how the model was trained and what it was scored on, links
+to metrics.json and per_clip.csv, the success-rate curve, and the best, median and worst clips
+(and the most confident silent clips, where the list has some). Every number it shows carries
+metrics.json's exact value (`data-value`). The comparison page holds one table, one success
+curve per evaluation, and the same clips drawn for each: those on which they differ most.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from avsl.constants import AUC_THRESHOLDS, EVAL_SIZE
-from avsl.data.dataset import AVDataset, collate_samples
+from avsl.constants import AUC_THRESHOLDS, SIZE_BUCKETS
+from avsl.evaluation import report_html as h
 from avsl.evaluation.evaluate import EvalResult
+from avsl.evaluation.records import METRICS_FILE, PER_CLIP_FILE, REPORT_FILE, RULES, Evaluation
+from avsl.evaluation.report_clips import ClipView, clip_grid, view_clips
 from avsl.files import atomic_write
-from avsl.ops.images import denormalize_images
-from avsl.ops.maps import minmax_normalize, upsample_maps
-from avsl.ops.overlay import overlay
+from avsl.ops.overlay import Layout
 
-REPORT_FILE = "report.html"
 SHOWN_PER_GROUP = 3
+COMPARED_CLIPS = 4  # clips drawn for every evaluation on the comparison page
+RULE_NAMES = {
+    "median": "median (EZ-VSL, SLAVC: the papers' cIoU@0.5)",
+    "adaptive": "adaptive (the object's own size)",
+    "fixed": "fixed 0.5 (SSPL)",
+}
+LEGEND = (
+    "Heatmaps are min-max normalised; the turbo-coloured region outlined in white is the prediction "
+    "(the map at or above 0.5), magenta boxes are the ground truth. The cap of a rule is the score of "
+    "the ground-truth boxes' own map under it: no map scores higher on this test list."
+)
+# Views of clips for one evaluation, by id (None: its model or data cannot be had again)
+Viewer = Callable[[Evaluation, Sequence[str]], dict[str, ClipView]]
 
 
-def success_curve(cious: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """Thresholds, the fraction of clips at or above each, and the trapezoid area under it."""
+def success_curve(cious: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholds and the fraction of clips at or above each (its area is the protocol's AUC)."""
     thresholds = np.array(AUC_THRESHOLDS)
     fractions = np.array([(cious >= t).mean() for t in thresholds]) if len(cious) else np.zeros(len(thresholds))
-    area = float(np.sum((fractions[1:] + fractions[:-1]) / 2 * np.diff(thresholds)))
-    return thresholds, fractions, area
+    return thresholds, fractions
 
 
-def write_report(out: Path, metrics: dict, result: EvalResult, dataset: AVDataset, predictor, device) -> Path:
-    """Write OUT/report.html and return its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    from matplotlib import pyplot as plt
-
-    threshold = metrics["threshold"]
-    cious = torch.cat(result.cious[threshold]).numpy() if result.cious[threshold] else np.zeros(0)
-    thresholds, fractions, area = success_curve(cious)
-    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    axes[0].plot(thresholds, fractions, marker="o", markersize=3)
-    axes[0].set(xlabel="cIoU threshold", ylabel="fraction of clips at or above", ylim=(0, 1.02),
-                title=f"success rate (AUC {area:.3f})")  # fmt: skip
-    axes[0].grid(alpha=0.3)
-    sizes = metrics["ciou_by_size"]
-    names = [name for name, row in sizes.items() if row["n"]]
-    axes[1].bar(names, [sizes[n]["ciou_mean"] for n in names], color="#c0504d")
-    for index, name in enumerate(names):
-        axes[1].text(index, sizes[name]["ciou_mean"] + 0.01, f"n={sizes[name]['n']}", ha="center", fontsize=8)
-    axes[1].set(ylabel="mean cIoU", ylim=(0, 1), title="cIoU by object size (SLAVC buckets)")
-    figure.tight_layout()
-    curves = _png(figure, plt)
-    grid = _examples(result, cious, dataset, predictor, device, plt)
-    page = _page(metrics, area, curves, grid)
-    path = out / REPORT_FILE
-    atomic_write(path, lambda stream: stream.write(page.encode()))
-    return path
-
-
-def _examples(result: EvalResult, cious: np.ndarray, dataset: AVDataset, predictor, device, plt) -> str | None:
-    """The best, median and worst clips, re-predicted (a few clips: no map is kept for all)."""
-    if not len(cious):
-        return None
+def write_report(
+    out: Path,
+    metrics: dict,
+    result: EvalResult,
+    dataset,
+    predictor,
+    device,
+    layout: Layout = "overlay",
+) -> Path:
+    """Write OUT/report.html of one evaluation (its metrics.json and per_clip.csv beside it)."""
+    evaluation = Evaluation.from_result(str(metrics.get("data", out)), metrics, result, out)
+    cious = evaluation.cious[evaluation.rule]
     order = np.argsort(-cious, kind="stable")
     middle = len(order) // 2
     groups = {
@@ -77,70 +67,227 @@ def _examples(result: EvalResult, cious: np.ndarray, dataset: AVDataset, predict
         "median": order[max(middle - SHOWN_PER_GROUP // 2, 0) :][:SHOWN_PER_GROUP],
         "worst": order[::-1][:SHOWN_PER_GROUP],
     }
-    position = {clip_id: i for i, clip_id in enumerate(dataset.ids)}
-    figure, axes = plt.subplots(3, SHOWN_PER_GROUP, figsize=(3.2 * SHOWN_PER_GROUP, 9.6), squeeze=False)
-    for row, (group, chosen) in enumerate(groups.items()):
-        ids = [result.ids[i] for i in chosen]
-        samples = [dataset[position[i]] for i in ids]
-        batch = collate_samples(samples).to(device)
-        with torch.inference_mode():
-            maps = minmax_normalize(upsample_maps(predictor(batch).float(), EVAL_SIZE)).cpu().numpy()
-        for column in range(SHOWN_PER_GROUP):
-            axis = axes[row][column]
-            axis.axis("off")
-            if column >= len(ids):
-                continue
-            frame = _display_frame(batch.image[column].cpu())
-            truth = (batch.boxes[column].cpu().numpy() * EVAL_SIZE).round().astype(int).tolist()
-            axis.imshow(overlay(frame, maps[column], ground_truth=truth, legend=False))
-            axis.set_title(f"{group}: {ids[column][:24]}\ncIoU {cious[chosen[column]]:.2f}", fontsize=8)
-    figure.tight_layout()
-    return _png(figure, plt)
+    chosen = {group: [evaluation.ids[i] for i in indices] for group, indices in groups.items()}
+    silent = result.silent_clips()[:SHOWN_PER_GROUP]
+    views = view_clips(dataset, predictor, device, [i for ids in chosen.values() for i in ids] + [i for i, _ in silent])
+    rows = [
+        [(f"{group}: {i[:24]}\ncIoU {cious[index]:.2f}", views.get(i)) for i, index in zip(ids, groups[group], strict=True)]
+        for group, ids in chosen.items()
+    ]  # fmt: skip
+    if silent:
+        rows.append([(f"silent: {i[:24]}\nconfidence {score:.2f}", views.get(i)) for i, score in silent])
+    pictures = _grid(rows, layout)
+    examples = "<h2>Best, median and worst clips" + (", and the most confident silent ones" if silent else "")
+    sections = [
+        _run_table([evaluation], out),
+        "<h2>AP50 under each rule</h2>" + _rules_table(evaluation),
+        "<h2>By object size</h2>" + _size_table(evaluation),
+        _false_positive_table([evaluation]),
+        "<h2>Success rate</h2>" + _curves([evaluation]),
+        f"{examples}</h2>{pictures}" if pictures else "",
+        f'<p class="note">{h.escape(LEGEND)}</p>',
+    ]
+    path = out / REPORT_FILE
+    text = h.page(f"avsl evaluation: {evaluation.name}", sections)
+    atomic_write(path, lambda stream: stream.write(text.encode()))
+    return path
 
 
-def _display_frame(image: torch.Tensor) -> np.ndarray:
-    """A normalised (3, S, S) model input back to (224, 224, 3) uint8 for display."""
-    pixels = (denormalize_images(image) * 255).round()[None]
-    pixels = torch.nn.functional.interpolate(pixels, size=(EVAL_SIZE, EVAL_SIZE), mode="bilinear", align_corners=False)
-    return pixels[0].permute(1, 2, 0).to(torch.uint8).numpy()
-
-
-def _png(figure, plt) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def _page(metrics: dict, area: float, curves: str, grid: str | None) -> str:
-    def cell(value) -> str:
-        return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
-
-    rows = [("clips scored (n)", metrics["n"]), ("AP50 (the papers' \"CIoU\")", metrics["ap50"]),
-            ("mean cIoU", metrics["ciou_mean"]), ("AUC (metrics.json)", metrics["auc"]),
-            ("AUC (from this page's curve)", area), ("threshold", metrics["threshold"]),
-            ("gt rule", metrics.get("gt_rule")), ("test list", metrics.get("test_list")),
-            ("predictor", metrics.get("predictor")), ("skipped clips", metrics["skipped"]["count"])]  # fmt: skip
-    fp = metrics.get("false_positive")
-    if fp:
-        rows.append(("false positives: AP sounding vs silent", fp["ap"]))
-    other = metrics["by_threshold"]["fixed" if metrics["threshold"] == "median" else "median"]
-    rows.append(
-        (f"AP50 with the {'fixed 0.5' if metrics['threshold'] == 'median' else 'median'} threshold", other["ap50"])
+def write_comparison(path: Path, evaluations: Sequence[Evaluation], viewer: Viewer, layout: Layout = "overlay") -> Path:
+    """Write a page comparing `evaluations` (their rule: the first one's)."""
+    rule = evaluations[0].rule
+    lists = {str(e.metrics.get("test_list")) for e in evaluations}
+    warning = (
+        f'<p class="note"><b>These evaluations were scored on different test lists</b> ({h.escape(", ".join(sorted(lists)))}): '
+        "their numbers are not comparable.</p>"
+        if len(lists) > 1
+        else ""
     )
-    table = "\n".join(f"<tr><th>{html.escape(name)}</th><td>{cell(value)}</td></tr>" for name, value in rows)
-    examples = f'<h2>Best, median and worst clips</h2><img src="data:image/png;base64,{grid}">' if grid else ""
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>avsl evaluation: {html.escape(str(metrics.get("data")))}</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}th{{text-align:left;padding-right:2em}}
-img{{max-width:100%}}</style></head>
-<body data-auc="{metrics["auc"]!r}" data-curve-auc="{area!r}">
-<h1>avsl evaluation</h1><p>{html.escape(str(metrics.get("data")))}</p>
-<table>{table}</table>
-<h2>Success rate and object size</h2><img src="data:image/png;base64,{curves}">
-{examples}
-<p>Heatmaps are min-max normalised; the turbo-coloured region, outlined in white, is the prediction (the map
-at or above 0.5), magenta boxes are the ground truth. cIoU and binarisation as in
-metrics.json ({html.escape(str(metrics.get("median_rule", "")))}).</p>
-</body></html>
-"""
+    shown = _most_different(evaluations, rule)
+    pictures = ""
+    if shown:
+        views = [viewer(evaluation, shown) for evaluation in evaluations]
+        labels = short_names([evaluation.name for evaluation in evaluations])
+        rows = []
+        for clip_id in shown:
+            row = []
+            for evaluation, label, found in zip(evaluations, labels, views, strict=True):
+                value = evaluation.cious[rule][evaluation.position(clip_id)]
+                row.append((f"{label}\n{clip_id[:24]}: cIoU {value:.2f}", found.get(clip_id)))
+            rows.append(row)
+        pictures = _grid(rows, layout)
+    sections = [
+        warning,
+        _comparison_table(evaluations, rule),
+        f"<h2>By object size ({h.escape(rule)} rule)</h2>" + _size_comparison(evaluations, rule),
+        _false_positive_table(evaluations),
+        f"<h2>Success rate ({h.escape(rule)} rule)</h2>" + _curves(evaluations, rule),
+        _run_table(evaluations, path.parent),
+        f"<h2>The clips on which they differ most</h2>{pictures}" if pictures else "",
+        f'<p class="note">{h.escape(LEGEND)}</p>',
+    ]
+    text = h.page(f"avsl: {len(evaluations)} evaluations compared", sections)
+    atomic_write(path, lambda stream: stream.write(text.encode()))
+    return path
+
+
+def short_names(names: Sequence[str]) -> list[str]:
+    """Each path's last parts, as few as keep them apart ("runs/dmt/test" -> "dmt/test")."""
+    parts = [Path(name).parts for name in names]
+    for count in range(1, max(map(len, parts)) + 1):
+        shortened = ["/".join(p[-count:]) for p in parts]
+        if len(set(shortened)) == len(shortened):
+            return shortened
+    return list(names)
+
+
+def _rules_table(evaluation: Evaluation) -> str:
+    metrics, rows = evaluation.metrics, []
+    for rule in RULES:
+        scores, cap = metrics["by_threshold"][rule], metrics.get("cap", {}).get(rule, {})
+        rows.append([
+            RULE_NAMES[rule] + (" (reported on top)" if rule == evaluation.rule else ""),
+            h.number(scores["ap50"], f"by_threshold.{rule}.ap50", "percent"),
+            h.number(scores["ciou_mean"], f"by_threshold.{rule}.ciou_mean", "score"),
+            h.number(scores["auc"], f"by_threshold.{rule}.auc", "score"),
+            h.number(scores["n"], f"by_threshold.{rule}.n"),
+            h.number(cap.get("ap50"), f"cap.{rule}.ap50", "percent"),
+            h.number(cap.get("ciou_mean"), f"cap.{rule}.ciou_mean", "score"),
+        ])  # fmt: skip
+    header = ["rule", "AP50 (%)", "mean cIoU", "AUC", "clips", "cap: AP50 (%)", "cap: mean cIoU"]
+    return h.table(header, rows)
+
+
+def _size_table(evaluation: Evaluation) -> str:
+    by_rule = evaluation.metrics["by_threshold"]
+    rows = []
+    for bucket, _ in SIZE_BUCKETS:
+        cells = [h.number(by_rule["median"]["ciou_by_size"][bucket]["n"], f"ciou_by_size.{bucket}.n")]
+        for field, kind in (("ap50", "percent"), ("ciou_mean", "score")):
+            for rule in RULES:
+                key = f"by_threshold.{rule}.ciou_by_size.{bucket}.{field}"
+                cells.append(h.number(by_rule[rule]["ciou_by_size"][bucket][field], key, kind))
+        rows.append([bucket, *cells])
+    header = ["size (SLAVC bucket)", "clips"]
+    header += [f"AP50 {rule} (%)" for rule in RULES] + [f"mean cIoU {rule}" for rule in RULES]
+    return h.table(header, rows, "box area: small < 32², medium < 96², large < 144² px of 224²")
+
+
+def _comparison_table(evaluations: Sequence[Evaluation], rule: str) -> str:
+    rows = []
+    for index, evaluation in enumerate(evaluations):
+        by_rule = evaluation.metrics["by_threshold"]
+        rows.append([
+            evaluation.name,
+            h.number(by_rule[rule]["n"], f"{index}.n"),
+            *[h.number(by_rule[r]["ap50"], f"{index}.by_threshold.{r}.ap50", "percent") for r in RULES],
+            h.number(by_rule[rule]["ciou_mean"], f"{index}.by_threshold.{rule}.ciou_mean", "score"),
+            h.number(by_rule[rule]["auc"], f"{index}.by_threshold.{rule}.auc", "score"),
+        ])  # fmt: skip
+    caps = [e.metrics.get("cap") for e in evaluations]
+    if caps[0] and len({str(e.metrics.get("test_list")) for e in evaluations}) == 1:
+        rows.append([
+            "cap (the boxes' own map)", h.number(None),
+            *[h.number(caps[0][r]["ap50"], f"cap.{r}.ap50", "percent") for r in RULES],
+            h.number(caps[0][rule]["ciou_mean"], f"cap.{rule}.ciou_mean", "score"), h.number(None),
+        ])  # fmt: skip
+    header = ["evaluation", "clips", *[f"AP50 {r} (%)" for r in RULES], f"mean cIoU ({rule})", f"AUC ({rule})"]
+    return h.table(header, rows)
+
+
+def _size_comparison(evaluations: Sequence[Evaluation], rule: str) -> str:
+    rows = []
+    for bucket, _ in SIZE_BUCKETS:
+        cells = []
+        for index, evaluation in enumerate(evaluations):
+            row = evaluation.metrics["by_threshold"][rule]["ciou_by_size"][bucket]
+            key = f"{index}.by_threshold.{rule}.ciou_by_size.{bucket}"
+            cells += [h.number(row["n"], f"{key}.n"), h.number(row["ap50"], f"{key}.ap50", "percent"),
+                      h.number(row["ciou_mean"], f"{key}.ciou_mean", "score")]  # fmt: skip
+        rows.append([bucket, *cells])
+    header = ["size"] + [f"{e.name[-20:]}: {c}" for e in evaluations for c in ("clips", "AP50 (%)", "mean cIoU")]
+    return h.table(header, rows)
+
+
+def _false_positive_table(evaluations: Sequence[Evaluation]) -> str:
+    """Sounding against silent clips (SLAVC's false-positive scores), where a list has silent ones."""
+    found = [e.metrics.get("false_positive") for e in evaluations]
+    if not any(found):
+        return ""
+    fields = (("n_sounding", "sounding clips", "plain"), ("n_silent", "silent clips", "plain"),
+              ("ap", "AP: sounding ranked above silent by confidence", "percent"),
+              ("max_f1", "max F1", "percent"), ("max_f1_threshold", "confidence at max F1", "score"),
+              ("pia", "pIA: share of a silent clip's frame above it (lower is better)", "score"),
+              ("confidence_sounding", "mean confidence, sounding", "score"),
+              ("confidence_silent", "mean confidence, silent", "score"))  # fmt: skip
+    rows = []
+    for key, label, kind in fields:
+        prefix = "" if len(evaluations) == 1 else "{}."
+        rows.append([label, *[h.number((fp or {}).get(key), f"{prefix.format(i)}false_positive.{key}", kind)
+                              for i, fp in enumerate(found)]])  # fmt: skip
+    return "<h2>Silent clips: is the sound on screen?</h2>" + h.table(["", *[e.name for e in evaluations]], rows)
+
+
+def _run_table(evaluations: Sequence[Evaluation], page_dir: Path) -> str:
+    """What was scored, with what, and where its files are."""
+    rows = []
+    model_fields = (("method", "method"), ("localizer", "localizer"), ("step", "step"), ("epochs", "epochs"),
+                    ("labeled_fraction", "labelled fraction"), ("seed", "seed"), ("checkpoint", "checkpoint"),
+                    ("network", "network"), ("ogl", "object-guided (OGL) weights"))  # fmt: skip
+    models = [e.metrics.get("model") or {"predictor": e.metrics.get("predictor")} for e in evaluations]
+    rows.append(["predictor", *[h.text(m.get("predictor")) for m in models]])
+    for key, label in model_fields:
+        if any(key in m for m in models):
+            rows.append([label, *[h.text(m.get(key)) for m in models]])
+    for key, label in (("data", "data"), ("test_list", "test list"), ("gt_rule", "ground truth rule"),
+                       ("threshold", "rule reported on top")):  # fmt: skip
+        rows.append([label, *[h.text(e.metrics.get(key)) for e in evaluations]])
+    for key, label in (("skipped", "clips skipped (unreadable)"), ("unannotated", "clips without boxes")):
+        prefix = "" if len(evaluations) == 1 else "{}."
+        counts = [(e.metrics.get(key) or {}).get("count") for e in evaluations]
+        rows.append([label, *[h.number(c, f"{prefix.format(i)}{key}.count") for i, c in enumerate(counts)]])
+    rows.append(["files", *[_links(e, page_dir) for e in evaluations]])
+    return "<h2>What was scored</h2>" + h.table(["", *[e.name for e in evaluations]], rows)
+
+
+def _links(evaluation: Evaluation, page_dir: Path) -> str:
+    if evaluation.folder is None:
+        return h.text(None)
+    names = [METRICS_FILE, PER_CLIP_FILE] + ([REPORT_FILE] if page_dir != evaluation.folder else [])
+    targets = [os.path.relpath(evaluation.folder / name, page_dir) for name in names]
+    links = " · ".join(f'<a href="{h.escape(t)}">{h.escape(n)}</a>' for n, t in zip(names, targets, strict=True))
+    return f'<td class="text">{links}</td>'
+
+
+def _curves(evaluations: Sequence[Evaluation], rule: str | None = None) -> str:
+    figure, axis = h.pyplot().subplots(figsize=(6.4, 3.8))
+    for evaluation in evaluations:
+        chosen = rule or evaluation.rule
+        thresholds, fractions = success_curve(evaluation.cious[chosen])
+        area = evaluation.metrics["by_threshold"][chosen]["auc"]
+        axis.plot(thresholds, fractions, marker="o", markersize=3, label=f"{evaluation.name[-40:]} (AUC {area:.3f})")
+    axis.set(xlabel="cIoU threshold", ylabel="fraction of clips at or above", ylim=(0, 1.02))
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return h.png(figure, "success rate: the fraction of clips whose cIoU reaches each threshold")
+
+
+def _grid(rows, layout: Layout) -> str:
+    """The clips' picture; its alt text names each panel (for screen readers and scripts)."""
+    if not any(view is not None for row in rows for _, view in row):
+        return ""
+    names = " | ".join(title.replace("\n", " ") for row in rows for title, view in row if view is not None)
+    return h.png(clip_grid(rows, layout), names)
+
+
+def _most_different(evaluations: Sequence[Evaluation], rule: str) -> list[str]:
+    """The clips every evaluation scored, those whose cIoU differs most between them first."""
+    common = set(evaluations[0].ids).intersection(*(e.ids for e in evaluations[1:]))
+    if not common:
+        return []
+    ordered = sorted(common)
+    values = np.stack([e.cious[rule][[e.position(i) for i in ordered]] for e in evaluations])
+    spread = values.max(0) - values.min(0)
+    order = np.argsort(-spread, kind="stable")[:COMPARED_CLIPS]
+    return [ordered[i] for i in order]

@@ -34,15 +34,22 @@ class CheckpointPredictor:
             spec, state, self.audio_seconds = load_peer_checkpoint(self.path)
             spec = checked_spec(spec, self.path)  # its sizes come from the file's tensor shapes
             self.network, self.image_size = spec["name"], PEER_IMAGE_SIZE
+            trained = {"method": "peer checkpoint (EZ-VSL / SLAVC layout)"}
         else:
             found = load_network(self.path, network)
             spec, state = found.spec, found.state
             self.network, self.image_size, self.audio_seconds = found.name, found.image_size, found.audio_seconds
+            trained = found.trained
         self.model = load_localizer(spec, state, self.path)
         self.model.to(device).eval()
         self.spec = spec
         self.sample_rate = spec["sample_rate"]
         self.name = f"{self.path}:{self.network}"
+        # what metrics.json and the report say about the model (`avsl report` rebuilds it from this)
+        self.about = {
+            "predictor": "checkpoint", "checkpoint": str(self.path), "network": self.network,
+            "localizer": f"{spec['name']} ({spec['visual']} image, {spec['audio']} audio encoder)", **trained,
+        }  # fmt: skip
 
     @torch.inference_mode()
     def __call__(self, batch: AVBatch) -> Tensor:

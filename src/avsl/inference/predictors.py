@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from avsl.constants import EVAL_SIZE
-from avsl.ops.boxes import coverage_masks
+from avsl.metrics.protocol import box_maps
 from avsl.ops.maps import minmax_normalize, upsample_maps
 from avsl.types import AVBatch
 
@@ -52,28 +52,14 @@ class FullPredictor:
 
 
 class BoxPredictor:
-    """The clip's own ground-truth boxes as its map: not a localizer but each score's cap. The
-    median rule turns half of every map on, so on a split this row's median-rule AP50 is the
-    most any map can reach there. Outside the boxes the map falls with the distance to them
-    (staying below the fixed threshold), so what a rule turns on beyond a box is its nearest
-    pixels; a clip without a box gets a constant map."""
+    """The clip's own ground-truth boxes as its map (`box_maps`): not a localizer but each
+    score's cap. The median rule turns half of every map on, so on a split this row's
+    median-rule AP50 is the most any map can reach there (metrics.json's `cap`)."""
 
     name = "box"
 
     def __call__(self, batch: AVBatch) -> Tensor:
-        device = batch.image.device
-        centres = (torch.arange(EVAL_SIZE, device=device, dtype=torch.float32) + 0.5) / EVAL_SIZE
-        maps = torch.zeros(len(batch), EVAL_SIZE, EVAL_SIZE, device=device)
-        for index, boxes in enumerate(batch.boxes):
-            if len(boxes) == 0:
-                continue
-            boxes = boxes.to(device).float()
-            dx = (boxes[:, :1] - centres).clamp(min=0) + (centres - boxes[:, 2:3]).clamp(min=0)  # (K, S)
-            dy = (boxes[:, 1:2] - centres).clamp(min=0) + (centres - boxes[:, 3:4]).clamp(min=0)
-            distance = (dx[:, None, :] ** 2 + dy[:, :, None] ** 2).sqrt().amin(0)  # (S, S) to the nearest box
-            inside = coverage_masks([boxes], EVAL_SIZE, EVAL_SIZE)[0] >= 0.5
-            maps[index] = torch.where(inside, 1.0, 0.45 * (1 - distance / 2**0.5))
-        return maps
+        return box_maps([boxes.to(batch.image.device) for boxes in batch.boxes])
 
 
 # EZ-VSL test.py: `--alpha 0.4`, the audio-visual map's weight in object-guided localization.
@@ -101,6 +87,7 @@ class ObjectGuidedPredictor:
         self.base = base
         self.alpha = alpha
         self.name = f"{base.name}+ogl({alpha})"
+        self.about = {**getattr(base, "about", {"predictor": base.name}), "ogl": weights, "ogl_alpha": alpha}
         for setting in ("image_size", "sample_rate", "audio_seconds"):  # the inputs the base model wants
             if hasattr(base, setting):
                 setattr(self, setting, getattr(base, setting))

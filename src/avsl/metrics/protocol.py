@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from avsl.constants import AUC_THRESHOLDS, EVAL_SIZE, SIZE_BUCKETS
-from avsl.ops.boxes import protocol_pixel_boxes
+from avsl.ops.boxes import coverage_masks, protocol_pixel_boxes
 from avsl.ops.maps import minmax_normalize
 
 GtRule = Literal["union", "consensus"]
@@ -54,6 +54,34 @@ def gt_maps(boxes: list[Tensor], size: int = EVAL_SIZE, rule: GtRule = "union") 
     if rule == "union":
         return (total > 0).float()
     return (total / 2).clamp(max=1)
+
+
+def box_maps(boxes: list[Tensor], size: int = EVAL_SIZE) -> Tensor:
+    """Each clip's own boxes as its map: the best map a rule can score, so each score's cap.
+
+    1 inside a box; outside, a value that falls with the distance to the nearest box and stays
+    below the fixed threshold, so what the median rule turns on beyond a box is its nearest
+    pixels. A clip without a box gets a constant map.
+
+    Args:
+        boxes: N tensors (K_i, 4), normalised xyxy.
+
+    Returns:
+        (N, size, size) float.
+    """
+    device = boxes[0].device if boxes else torch.device("cpu")
+    centres = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size
+    maps = torch.zeros(len(boxes), size, size, device=device)
+    for index, clip_boxes in enumerate(boxes):
+        if len(clip_boxes) == 0:
+            continue
+        clip_boxes = clip_boxes.float()
+        dx = (clip_boxes[:, :1] - centres).clamp(min=0) + (centres - clip_boxes[:, 2:3]).clamp(min=0)  # (K, S)
+        dy = (clip_boxes[:, 1:2] - centres).clamp(min=0) + (centres - clip_boxes[:, 3:4]).clamp(min=0)
+        distance = (dx[:, None, :] ** 2 + dy[:, :, None] ** 2).sqrt().amin(0)  # (S, S) to the nearest box
+        inside = coverage_masks([clip_boxes], size, size)[0] >= 0.5
+        maps[index] = torch.where(inside, 1.0, 0.45 * (1 - distance / 2**0.5))
+    return maps
 
 
 def binarize(maps: Tensor, threshold: Threshold = "median", top_k: Tensor | None = None) -> Tensor:
