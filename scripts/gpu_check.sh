@@ -2,7 +2,7 @@
 # Every GPU check of avsl in one go (a few minutes on one H200): the `gpu` tests (each method
 # trains in fp32 and bf16, validates, resumes and evaluates on CUDA), then the GPU benches,
 # whose JSON lands in OUT (default results/) named after the device; last, with SCALE=1, the
-# 224 px ResNet-18 study of issue #15 (`avsl bench --suite scale`: its benchmark, supervised and
+# 224 px ResNet-18 study (`avsl bench --suite scale`: its benchmark, supervised and
 # DMT at 3 %), whose table, curves and plot are copied to OUT.
 # Usage: [SCALE=1] scripts/gpu_check.sh [OUT]   (run from the repository root, avsl importable)
 set -euo pipefail

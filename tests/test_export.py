@@ -78,10 +78,10 @@ def test_export_writes_nothing_outside_its_output(tmp_path):
     assert [p.name for p in out.iterdir()] == ["model.onnx"]
 
 
-def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
-    """The ONNX block of README.md, run in a folder holding model.onnx, frame.jpg and sound.wav."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme[readme.index("### In other runtimes") :]
+def test_the_documented_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
+    """The ONNX block of docs/using-a-model.md, run in a folder holding model.onnx, frame.jpg and sound.wav."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "using-a-model.md").read_text()
+    section = page[page.index("## In other runtimes") :]
     snippet = section[
         section.index("```python\n") + len("```python\n") : section.index("```\n", section.index("```python"))
     ]
@@ -93,6 +93,6 @@ def test_the_readme_snippet_runs_as_written(tmp_path, monkeypatch, capsys):
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)).save("frame.jpg")
     sf.write("sound.wav", 0.1 * np.random.default_rng(1).standard_normal(20_000), 16_000)  # shorter than the window
     scope: dict = {}
-    exec(compile(snippet, "README.md", "exec"), scope)
+    exec(compile(snippet, "docs/using-a-model.md", "exec"), scope)
     heatmap = scope["heatmap"]
     assert heatmap.shape == (60, 80) and heatmap.min() == 0.0 and heatmap.max() == pytest.approx(1.0)

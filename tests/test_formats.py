@@ -122,10 +122,10 @@ def test_packaged_vggss_json_parses_with_its_box_counts():
     clipped = read_annotations(REFERENCE_DIR / "vggss.json", "clip")
     assert len(clipped.entries) == 5158 and not clipped.rejected and not clipped.duplicates
     counts = Counter(len(e.boxes) for e in clipped.entries.values())
-    # 4,619 single boxes as reference/README.md says; the rest hold 2-7 (its "2-11" is not so)
+    # 4,619 single boxes, as the public reference notes say; the rest hold 2-7 (its "2-11" is not so)
     assert counts == {1: 4619, 2: 385, 3: 94, 4: 37, 5: 18, 6: 3, 7: 2}
     skipped = read_annotations(REFERENCE_DIR / "vggss.json", "skip")
-    # 12 corrupt sentinels (PROTOCOLS.md) and 6 clips with a zero-area box
+    # 12 corrupt sentinels (docs/protocol.md) and 6 clips with a zero-area box
     assert len(skipped.problems) == 18 and len(skipped.entries) == 5140
 
 

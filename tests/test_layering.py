@@ -1,4 +1,4 @@
-"""Imports follow the layering of DESIGN.md: lower layers never import higher ones, and the
+"""Imports follow the layering of ARCHITECTURE.md: lower layers never import higher ones, and the
 siblings data / models / losses / metrics do not import each other."""
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from avsl.ops.maps import upsample_maps
 
 
 def reference_ciou(pred_map: np.ndarray, gt_map: np.ndarray) -> float:
-    """Written from PROTOCOLS.md: normalise, threshold at sorted[S*S//2], cIoU."""
+    """Written from docs/protocol.md: normalise, threshold at sorted[S*S//2], cIoU."""
     low, high = pred_map.min(), pred_map.max()
     if high > low:
         pred_map = (pred_map - low) / (high - low)

@@ -1,5 +1,6 @@
-"""The README's command lines run as written: every `avsl` line names a real subcommand and only
-options it has, with no `a|b|c` alternatives to edit before pasting."""
+"""The documentation holds: every `avsl` line of README.md, ARCHITECTURE.md and docs/ names a real
+subcommand and only options it has, with no `a|b|c` alternatives to edit before pasting; every
+link and image points to a file that exists; and what the code cites ships with it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from avsl.cli.main import SUBCOMMANDS, build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "ARCHITECTURE.md"]
+DOCS = [ROOT / "README.md", ROOT / "ARCHITECTURE.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def command_lines(path: Path) -> list[str]:
@@ -27,7 +28,7 @@ def command_lines(path: Path) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_command_line_exists_as_written(path):
     for line in command_lines(path):
         assert "|" not in line, f"{path.name}: alternatives in a runnable line: {line}"
@@ -45,5 +46,29 @@ def test_every_command_line_exists_as_written(path):
                 assert word.split("=")[0] in known, f"{path.name}: avsl {subcommand} has no {word}: {line}"
 
 
-def test_the_readme_has_command_lines():
-    assert len(command_lines(ROOT / "README.md")) > 20
+def test_the_docs_have_command_lines():
+    assert len(command_lines(ROOT / "README.md")) >= 9 and len(command_lines(ROOT / "docs" / "cli.md")) > 15
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_points_to_a_file_that_exists(path):
+    text = path.read_text()
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [t.split("#")[0] for t in targets if not re.match(r"[a-z]+://|#|mailto:", t)]
+    missing = [t for t in local if t and not (path.parent / t).exists()]
+    assert not missing, f"{path.relative_to(ROOT)}: links to missing files: {missing}"
+
+
+def test_what_the_code_cites_ships_with_it():
+    """A comment or docstring that names a document names one in the repository (docs/ pages, not
+    the project's internal notes), and no issue number, which a reader of the code cannot open."""
+    problems = []
+    for path in [*sorted((ROOT / "src").rglob("*.py")), *sorted((ROOT / "tests").glob("*.py")),
+                 *sorted((ROOT / "scripts").glob("*"))]:  # fmt: skip
+        text = path.read_text()
+        for name in re.findall(r"\b([\w/.-]+\.md)\b", text):
+            if not any((base / name).exists() for base in (ROOT, ROOT / "docs", path.parent)):
+                problems.append(f"{path.relative_to(ROOT)} cites {name}")
+        for issue in re.findall(r"\b[Ii]ssue #?\d+|(?<![\w&:])#\d{1,3}\b", text):
+            problems.append(f"{path.relative_to(ROOT)} cites {issue!r}")
+    assert not problems, "\n".join(problems)

@@ -88,7 +88,7 @@ def tiny_batch(size: int, seed: int, with_boxes: bool = True) -> AVBatch:
 
 
 def test_unbiased_step_trains_students_only():
-    """The test that must exist (DESIGN.md): after one unbiased-stage step the pseudo-label
+    """The test DMT stands on: after one unbiased-stage step the pseudo-label
     loss is non-zero, every student parameter has a gradient, no teacher parameter has one,
     and the teachers change only through update_teachers."""
     # delta below any map probability: every pixel of every clip is a pseudo-label

@@ -70,7 +70,7 @@ class LossConfig:
 
 @dataclass
 class SemiConfig:
-    """Semi-supervised settings (pseudo, meanteacher, dmt); METHOD.md's symbols in comments."""
+    """Semi-supervised settings (pseudo, meanteacher, dmt); docs/method.md's symbols in comments."""
 
     warmup_epochs: int = 8  # stage 1 (teachers on D_l + contrastive on all)
     delta: float = 0.5  # binarisation threshold on the teachers' probability maps

@@ -4,7 +4,7 @@
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# VGGSound wavs are 16 kHz mono; EZ-VSL uses a 3 s window (PROTOCOLS.md).
+# VGGSound wavs are 16 kHz mono; EZ-VSL uses a 3 s window (docs/protocol.md).
 SAMPLE_RATE = 16_000
 AUDIO_SECONDS = 3.0
 

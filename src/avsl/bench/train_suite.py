@@ -1,5 +1,5 @@
 """Training-step speed at the standard size: ResNet-18 pair, 224 x 224 frames, 3 s of 16 kHz
-audio as EZ-VSL's 257 x 200 spectrogram, batch 32 (ISSUE #4's peer comparison).
+audio as EZ-VSL's 257 x 200 spectrogram, batch 32: the size at which avsl's step is compared with EZ-VSL's own.
 
 Reports, in one run: this machine's fp32 matrix-multiply rate (2048 x 2048), each localizer's
 step samples/s and its FLOP rate (torch's flop counter) as a fraction of the matmul rate, where

@@ -22,7 +22,7 @@ from avsl.inference.model import LocalizationModel
 from avsl.inference.reel import write_clip_reel
 
 EVALUATION_FOLDER = "dmt_test"  # `avsl report runs/demo/dmt_test ...` compares it with others
-LABELED_FRACTION = 0.03  # METHOD.md: about 3 % of the boxes
+LABELED_FRACTION = 0.03  # docs/method.md: about 3 % of the boxes
 REEL_CLIPS = 6  # in dmt_clips.mp4: the three best-localized test clips and three from the middle
 
 

@@ -5,7 +5,7 @@ packaged `vggss.json`, so `avsl eval --data DIR --benchmark vggss` needs nothing
 `--split NAME` accepts a packaged list by name (`vggss_144k`, `flickr_test`, ...) as well as a
 path, and `dmt-train|dmt-val|dmt-test` for the DMT protocol's splits of a dataset.
 
-DMT (Guo et al. 2023, per its repository's issue #2) splits each dataset's annotated clips at
+DMT (Guo et al. 2023, per its authors' answer on its code repository's tracker) splits each dataset's annotated clips at
 random into 4,250 labelled training, 500 validation and 250 test clips; the authors' split was
 not released, so these files are this project's, made by `make_dmt_splits` with DMT_SEED and
 checked against it by the tests. Flickr-SoundNet has 4,999 annotated clips in the public lists

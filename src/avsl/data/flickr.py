@@ -6,7 +6,7 @@
     DIR/Data/<any>/<id>.jpg      the public download keeps frame and audio side by side in
     DIR/Data/<any>/<id>.wav      sub-folders (a layout with frames/ + audio/ works as well)
 
-The boxes of all annotators are kept; the protocol's consensus map (PROTOCOLS.md) is built from
+The boxes of all annotators are kept; the protocol's consensus map (docs/protocol.md) is built from
 them at scoring time. Boxes are stored normalised (pixel / 256).
 """
 
@@ -21,7 +21,7 @@ from avsl.types import BadSample
 
 ANNOTATION_DIR = "Annotations"
 DATA_DIR = "Data"
-FRAME_SIDE = 256  # the annotators' frame size (PROTOCOLS.md)
+FRAME_SIDE = 256  # the annotators' frame size (docs/protocol.md)
 _MAX_XML_BYTES = 1_000_000  # a real file is a few hundred bytes; a larger one is refused unread
 
 

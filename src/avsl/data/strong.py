@@ -3,7 +3,7 @@
 The view is the torchvision recipe the semi-supervised methods use (a random resized crop and
 flip, then colour jitter in a random order, random grayscale and a random Gaussian blur), but
 applied with batched tensor operations: a per-clip loop of `transforms.v2` pipelines cost DMT's
-unbiased step most of its time on a GPU (issue 11). Each clip's random numbers come from its
+unbiased step most of its time on a GPU. Each clip's random numbers come from its
 own seed in one draw, so a clip's view does not depend on its batch or its rank, and the
 pseudo-label is resampled with exactly the pixels' sampling grid, so it moves with them.
 `tests/test_strong.py` checks every operation against `torchvision.transforms.v2.functional`.

@@ -1,7 +1,7 @@
 """Frame transforms (torchvision transforms.v2) that carry the boxes along.
 
 Evaluation squashes the frame to size x size (bicubic), as EZ-VSL, SLAVC and FNAC do, so boxes
-relative to the full frame stay valid (PROTOCOLS.md); boxes are `tv_tensors.BoundingBoxes` so
+relative to the full frame stay valid (docs/protocol.md); boxes are `tv_tensors.BoundingBoxes` so
 they move with every geometric change. Training stores frames with EZ-VSL's crop margin and
 crops them on the device (`avsl.data.augment`).
 """

@@ -163,7 +163,7 @@ def build_method(config: TrainConfig) -> Method:
 
 
 def stage_schedule(config: TrainConfig, steps_per_epoch: int) -> StageSchedule:
-    """When the method leaves its warm-up, and its teachers' EMA decay (METHOD.md's alpha)."""
+    """When the method leaves its warm-up, and its teachers' EMA decay (docs/method.md's alpha)."""
     recipe = recipe_of(config)
     if not recipe.semi_supervised:
         return StageSchedule()

@@ -61,7 +61,7 @@ OBJECTIVES = {"ezvsl": ezvsl_loss, "lvs": lvs_loss}
 
 
 def unsupervised_loss(objective: str, output: LocalizerOutput) -> Tensor:
-    """The named localizer's own objective (its defaults from METHOD.md)."""
+    """The named localizer's own objective (its defaults from docs/method.md)."""
     if objective not in OBJECTIVES:
         raise AvslError(f"unknown unsupervised objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
     return OBJECTIVES[objective](output)

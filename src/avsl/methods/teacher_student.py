@@ -46,7 +46,7 @@ from avsl.types import AVBatch, PseudoLabels, StepOutput
 
 @dataclass(frozen=True)
 class TeacherStudentSettings:
-    """The numbers of METHOD.md (see `avsl.config.SemiConfig` for their defaults)."""
+    """The numbers of docs/method.md (see `avsl.config.SemiConfig` for their defaults)."""
 
     pairs: int  # 2 for DMT
     ema_teacher: bool  # False: the student is its own teacher (naive pseudo-labelling)

@@ -1,1 +1,1 @@
-"""The evaluation protocol of LVS / EZ-VSL / SLAVC (PROTOCOLS.md), vectorised over batches."""
+"""The evaluation protocol of LVS / EZ-VSL / SLAVC (docs/protocol.md), vectorised over batches."""

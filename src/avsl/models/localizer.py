@@ -1,7 +1,7 @@
 """The audio-visual localizer: two encoders, projections, and the similarity map.
 
 S(x, y) = cos(F(x, y), e) between the projected visual feature map and the projected audio
-embedding; the map logit is (S - eps) / tau (METHOD.md), so a pixel-wise loss applies and
+embedding; the map logit is (S - eps) / tau (docs/method.md), so a pixel-wise loss applies and
 sigmoid(logit) is a probability map. EZ-VSL and LVS share this network and differ in their
 unsupervised objective, which the localizer names (`objective`) and `avsl.losses` implements.
 """

@@ -1,7 +1,7 @@
 """Pseudo-labels from teachers' maps: binarise, filter by consensus or confidence, intersect.
 
 Pure functions on (B, h, w) tensors; DMT's noise filtering and intersection of pseudo-labels
-(METHOD.md, stage 2, steps 2-3) are `consensus_labels`.
+(docs/method.md, stage 2, steps 2-3) are `consensus_labels`.
 """
 
 from __future__ import annotations
