@@ -71,12 +71,20 @@ def test_the_cap_is_the_ground_truth_boxes_own_score(small_layout):
     assert boxes["cap"]["fixed"]["ap50"] == 1.0 and centre["by_threshold"]["fixed"]["ap50"] < 1.0
 
 
-def test_a_checkpoints_report_says_how_it_was_trained(tiny_benchmark, tmp_path):
+def test_train_ends_on_the_test_split_whose_report_says_how_it_was_trained(tiny_benchmark, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--data", str(tiny_benchmark), "--method", "supervised", "--epochs", "1",
-                 "--out", str(run), "--set", "data.workers=0", *as_set(*SMALL_MODEL)]) == 0  # fmt: skip
-    assert run_eval(tiny_benchmark / "test", run / "test", "--checkpoint", str(run)) == 0
+                 "--out", str(run), "--set", "data.workers=0", *as_set(*SMALL_MODEL),
+                 "--test", str(tiny_benchmark / "test")]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
     metrics = json.loads((run / "test" / "metrics.json").read_text())
+    median = f"{100 * metrics['by_threshold']['median']['ap50']:.1f} % (median rule)"
+    assert f"best checkpoint on test ({metrics['n']} clips" in printed and median in printed
+    assert str(run / "test" / "report.html") in printed
+    assert main(["eval", "--data", str(tiny_benchmark / "test"), "--checkpoint", str(run), "-o",
+                 str(tmp_path / "again"), "--no-report"]) == 0  # fmt: skip
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert again["by_threshold"] == metrics["by_threshold"]  # the same evaluation as avsl eval
     assert metrics["model"]["method"] == "supervised" and metrics["model"]["step"] > 0
     page = (run / "test" / "report.html").read_text()
     for shown in ("supervised", str(run / "best.safetensors"), "ezvsl (tiny image, tiny audio encoder)"):

@@ -10,6 +10,7 @@ from avsl.cli.common import (
     add_device_argument,
     add_output_argument,
     add_selection_arguments,
+    existing_dir,
     percent,
     positive_int,
 )
@@ -19,7 +20,11 @@ from avsl.engine.build import METHODS, check_config, method_defaults, recipe_of
 from avsl.engine.devices import pick_device
 from avsl.engine.trainer import train
 from avsl.errors import AvslError
-from avsl.files import writable_dir
+from avsl.evaluation.folder import FolderEval, evaluate_folder
+from avsl.evaluation.output import write_evaluation
+from avsl.evaluation.records import METRICS_FILE
+from avsl.files import nan_to_none, writable_dir
+from avsl.inference.choose import make_predictor
 from avsl.run import BEST_FILE, LAST_FILE, holds_run, read_run_header, started_without_checkpoint
 
 
@@ -45,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, metavar="RUN", help="continue the run in RUN exactly")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished or started run in --out")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable clip or bad entry")
+    parser.add_argument("--test", type=Path, metavar="DIR",
+                        help="after training, score the best checkpoint on this layout's boxed clips "
+                             "(RUN/test: metrics.json, per_clip.csv, report.html; avsl eval for a benchmark's list)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the run's numbers as JSON instead of the summary")
     add_device_argument(parser)
 
@@ -75,10 +83,15 @@ def run(args: argparse.Namespace) -> int:
     train_dir, val_dir = split_dirs(args.data, args.val)
     if val_dir is None and config.data.val_split:
         val_dir = train_dir  # the validation list's clips come from the same folder
-    result = train(config, train_dir, val_dir, args.out, pick_device(args.device))
-    _report(result, args.json)
+    if args.test is not None:
+        existing_dir(args.test, "--test folder")  # before training, not after it
+    device = pick_device(args.device)
+    result = train(config, train_dir, val_dir, args.out, device)
+    _report(result, _test(result.run_dir, args.test, device), args.json)
     return 0
 
+
+TEST_FOLDER = "test"  # RUN/test, where `avsl eval ... -o RUN/test` would write too
 
 # Options that would change what a run is; --resume takes them from its checkpoint.
 _FIXED_BY_THE_RUN = {"method": "--method", "localizer": "--localizer", "labeled_fraction": "--labeled-fraction",
@@ -94,6 +107,8 @@ def _resume(args: argparse.Namespace) -> int:
     if given:
         raise AvslError(f"--resume continues {args.resume} with the settings it was started with; {given[0]} cannot "
                         "change them (start a new run with --out, or pass only --epochs, --data, --val, --device)")  # fmt: skip
+    if args.test is not None:
+        existing_dir(args.test, "--test folder")
     if started_without_checkpoint(args.resume):
         raise AvslError(f"{args.resume}: the run stopped before its first checkpoint, so there is nothing to resume; "
                         "start it again with the same command")  # fmt: skip
@@ -115,12 +130,14 @@ def _resume(args: argparse.Namespace) -> int:
     val_dir = args.val if args.val is not None else _saved_dir(data, "val", path)
     if train_dir is None:
         raise AvslError(f"{path}: the saved training folder is missing; pass --data")
-    result = train(config, train_dir, val_dir, args.resume, pick_device(args.device), resume=True)
+    device = pick_device(args.device)
+    result = train(config, train_dir, val_dir, args.resume, device, resume=True)
     if result.finished_before:
         print(f"{args.resume}: finished already ({result.steps} steps, {config.optim.epochs} epochs); "
               f"--resume {args.resume} --epochs N (N > {config.optim.epochs}) trains it further")  # fmt: skip
-        return 0
-    _report(result, args.json)
+        if args.test is None:
+            return 0
+    _report(result, _test(result.run_dir, args.test, device), args.json)
     return 0
 
 
@@ -144,11 +161,26 @@ def _saved_dir(data: dict, key: str, source: Path) -> Path | None:
     return Path(value)
 
 
-def _report(result, as_json: bool) -> None:
+def _test(run_dir: Path, test_dir: Path | None, device) -> dict | None:
+    """The best checkpoint scored on `test_dir` into RUN/test (as `avsl eval` would); its metrics."""
+    if test_dir is None:
+        return None
+    predictor = make_predictor(run_dir, None, device)
+    outcome = evaluate_folder(predictor, test_dir, FolderEval(), device)
+    out = run_dir / TEST_FOLDER
+    out.mkdir(exist_ok=True)
+    report = write_evaluation(out, outcome, predictor, device)
+    return {**outcome.metrics, "files": str(report or out / METRICS_FILE)}
+
+
+def _report(result, test: dict | None, as_json: bool) -> None:
     """A short summary for a person, or the run's numbers as JSON with --json."""
     if as_json:
-        print(json.dumps({"run": str(result.run_dir), "steps": result.steps, "best": result.best,
-                          "val": result.final, "seconds": round(result.seconds, 1)}, indent=2))  # fmt: skip
+        numbers = {"run": str(result.run_dir), "steps": result.steps, "best": result.best, "val": result.final,
+                   "seconds": round(result.seconds, 1)}  # fmt: skip
+        if test is not None:
+            numbers["test"] = nan_to_none({k: test[k] for k in ("n", "ap50", "ap50_adaptive", "ciou_mean", "auc")})
+        print(json.dumps(numbers, indent=2))
         return
     best = result.best
     chosen = f"best val AP50 {percent(best['ap50'])} at step {best['step']}" if best else "no validation split"
@@ -157,3 +189,8 @@ def _report(result, as_json: bool) -> None:
     for name, scores in result.final.items():
         print(f"  last epoch, {name}: val AP50 {percent(scores['ap50'])} (median rule), "
               f"{percent(scores['ap50_adaptive'])} (adaptive), mean cIoU {scores['ciou_mean']:.3f}")  # fmt: skip
+    if test is not None:
+        rules = test["by_threshold"]
+        print(f"  best checkpoint on test ({test['n']} clips of {test['data']}): AP50 "
+              f"{percent(rules['median']['ap50'])} (median rule), {percent(rules['adaptive']['ap50'])} (adaptive), "
+              f"{percent(rules['fixed']['ap50'])} (fixed) -> {test['files']}")  # fmt: skip
