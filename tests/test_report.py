@@ -124,6 +124,18 @@ def test_report_puts_evaluations_side_by_side(small_layout, tmp_path):
     assert "../run/test/metrics.json" in page and "different test lists" not in page
 
 
+def test_report_replaces_only_its_own_pages(small_layout, tmp_path, capsys):
+    assert run_eval(small_layout, tmp_path / "a", "--predictor", "center") == 0
+    assert comparison(tmp_path, [tmp_path / "a"], "--no-clips")[0] == 0
+    assert comparison(tmp_path, [tmp_path / "a"], "--no-clips")[0] == 0  # its own page: replaced
+    notes = tmp_path / "cmp" / "compare.html"
+    notes.write_text("<html>my notes</html>")
+    capsys.readouterr()
+    assert comparison(tmp_path, [tmp_path / "a"], "--no-clips")[0] == 2
+    assert "not a page avsl wrote" in capsys.readouterr().err and notes.read_text() == "<html>my notes</html>"
+    assert comparison(tmp_path, [tmp_path / "a"], "--no-clips", "--overwrite")[0] == 0
+
+
 def test_report_without_the_data_keeps_the_numbers_and_warns(small_layout, tmp_path, capsys):
     assert run_eval(small_layout, tmp_path / "a", "--predictor", "center") == 0
     assert run_eval(small_layout, tmp_path / "b", "--predictor", "box") == 0

@@ -59,6 +59,7 @@ _MAX_WIDTH = 1024
 _MAX_DIM = 8192
 _MAX_IMAGE_SIZE = 4096
 _SAMPLE_RATES = (1_000, 192_000)
+_MAX_SHOWN_TEXT = 200  # a header's text that a report shows (a forged one may be any length)
 
 
 @dataclass
@@ -163,7 +164,8 @@ def training_summary(header: dict) -> dict:
         "labeled_fraction": config.get("labeled_fraction"),
         "seed": config.get("seed"),
     }
-    return {k: v for k, v in fields.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+    shown = {k: v for k, v in fields.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return {**shown, **{k: v for k, v in fields.items() if isinstance(v, str) and len(v) <= _MAX_SHOWN_TEXT}}
 
 
 def checked_spec(spec: Any, source: Path) -> dict:

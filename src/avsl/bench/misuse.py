@@ -60,6 +60,7 @@ def misuse_cases(runner: Runner, timeout: float, root: Path, run_dir: Path) -> l
         *_prepare_cases(folder),
         *_cache_cases(folder, layout),
         *_eval_cases(folder),
+        *_report_cases(folder, folder / "flickr_eval"),
     ]
     nowhere = folder / "nothing may be written"
     results = []
@@ -295,6 +296,31 @@ def _eval_cases(folder: Path) -> list[Misuse]:
     argv = ["eval", "--data", str(flickr), "--split", str(flickr / "test.txt"), "--predictor", "center",
             "--workers", "0", "--image-size", "32", "--audio-seconds", "0.5", "--out", str(out)]  # fmt: skip
     return [Misuse("eval: a listed clip without an XML is named on the console", argv, 0, out, _mentions("f3"))]
+
+
+# -- report: only evaluations in, only its own pages replaced ---------------------------------
+
+
+def _report_cases(folder: Path, evaluation: Path) -> list[Misuse]:
+    """`evaluation` is the folder the eval case above writes (it runs first)."""
+    empty, broken, pages = folder / "not_an_evaluation", folder / "broken_evaluation", folder / "pages"
+    for made in (empty, broken, pages):
+        made.mkdir()
+    (broken / "metrics.json").write_text("{not json")
+    notes = pages / "notes.html"
+    notes.write_text("<html>my own notes</html>\n")
+    page = pages / "compare.html"
+    report = ["report", "--device", "cpu"]
+    return [
+        Misuse("report: a folder that is not an evaluation", [*report, str(empty), "-o", str(page)],
+               check=_names(empty)),
+        Misuse("report: a metrics.json that is not JSON", [*report, str(broken), "-o", str(page)],
+               check=_names(broken / "metrics.json")),
+        Misuse("report: the same evaluation twice", [*report, str(evaluation), str(evaluation), "-o", str(page)]),
+        Misuse("report: over a page avsl did not write", [*report, str(evaluation), "-o", str(notes)],
+               check=lambda _: None if notes.read_text() == "<html>my own notes</html>\n" else "notes.html changed"),
+        Misuse("report: an evaluation", [*report, str(evaluation), "-o", str(page)], 0, pages, _exists(page)),
+    ]  # fmt: skip
 
 
 # -- what must hold afterwards ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 """`avsl demo`: make the synthetic benchmark, train DMT at 3 % labels, compare with the centre
 baseline and self-supervised EZ-VSL on the test split, print the table, and write DMT's
-evaluation (dmt_test/: metrics.json, per_clip.csv, report.html) and a short video of test clips with their heatmaps and sound."""
+evaluation (dmt_test/: metrics.json, per_clip.csv, report.html) and a short video of test clips
+with their heatmaps and sound."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from avsl.evaluation.folder import FolderEval, open_folder
 from avsl.evaluation.records import Evaluation, find_evaluations, read_evaluation
 from avsl.evaluation.report import write_comparison
 from avsl.evaluation.report_clips import ClipView, view_clips
+from avsl.evaluation.report_html import written_by_avsl
 from avsl.files import refuse_overwriting_inputs, writable_dir
 from avsl.inference.choose import rebuild_predictor
 
@@ -30,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_argument(parser, "the page to write (.html)")
     add_layout_argument(parser)
     parser.add_argument("--no-clips", action="store_true", help="numbers and curves only (no model is loaded)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing file that avsl did not write")
     add_device_argument(parser)
 
 
@@ -42,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     evaluations = [read_evaluation(folder) for folder in folders]
     refuse_overwriting_inputs(args.out, [f / name for f in folders for name in ("metrics.json", "per_clip.csv")])
     writable_dir(args.out.parent)
+    if args.out.exists() and not (args.overwrite or (args.out.is_file() and written_by_avsl(args.out))):
+        raise AvslError(f"{args.out}: exists and is not a page avsl wrote (--overwrite to replace it)")
     device = pick_device(args.device)
 
     def viewer(evaluation: Evaluation, ids: Sequence[str]) -> dict[str, ClipView]:

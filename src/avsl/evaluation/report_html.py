@@ -9,11 +9,24 @@ import html
 import io
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}th,td{padding:0.25em 0.8em;border-bottom:1px solid #ddd}
 th{text-align:left}td{text-align:right}td.text{text-align:left}img{max-width:100%}
 caption{text-align:left;color:#555;padding-bottom:0.3em}.note{color:#555;font-size:0.92em}"""
+
+
+GENERATOR = '<meta name="generator" content="avsl report">'  # marks a page avsl may replace
+
+
+def written_by_avsl(path: Path) -> bool:
+    """Whether the existing file `path` is a page avsl wrote (its first 4 KB carry GENERATOR)."""
+    try:
+        with path.open("rb") as stream:
+            return GENERATOR.encode() in stream.read(4096)
+    except OSError:
+        return False
 
 
 def escape(value: object) -> str:
@@ -70,7 +83,7 @@ def png(figure, alt: str = "figure") -> str:
 def page(title: str, sections: Sequence[str]) -> str:
     body = "\n".join(section for section in sections if section)
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{STYLE}</style></head>
+<html lang="en"><head><meta charset="utf-8">{GENERATOR}<title>{escape(title)}</title><style>{STYLE}</style></head>
 <body>
 <h1>{escape(title)}</h1>
 {body}
