@@ -3,7 +3,8 @@
 Contract (reviewers' scripts rely on it): writes OUT/metrics.json (last, so its presence
 means the run finished) and OUT/per_clip.csv with at least n, ap50,
 ciou_mean, auc, ciou_by_size and threshold; OUT/report.html for people (unless --no-report);
-with --save-maps an npz holding `maps` (N x 224 x 224 float32, min-max normalised) and `ids`.
+with --save-maps an npz holding `maps` (N x 224 x 224 float32, min-max normalised) and `ids`
+(and `raw_maps`, each at the model's resolution, which `--maps` scores to the same numbers).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from avsl.data.formats import FORMATS
 from avsl.engine.devices import pick_device
 from avsl.errors import AvslError
 from avsl.evaluation.evaluate import EvalResult
-from avsl.evaluation.folder import FolderEval, evaluate_folder
+from avsl.evaluation.folder import FolderEval, evaluate_folder, score_folder
+from avsl.evaluation.maps_file import MISSING_RULES, MapsFile, open_maps_folder
 from avsl.evaluation.output import write_evaluation
 from avsl.evaluation.records import METRICS_FILE, PER_CLIP_FILE
 from avsl.files import atomic_write, nan_to_none, writable_dir
@@ -56,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(BASELINES),
         help="a fixed baseline (box: the ground truth itself, each score's cap)",
     )
+    source.add_argument("--maps", type=Path, metavar="FILE",
+                        help="score maps made elsewhere: an .npz with ids and maps (any size; --save-maps "
+                             "writes one), or a folder of <id>.npy")  # fmt: skip
+    parser.add_argument("--missing", choices=MISSING_RULES,
+                        help="with --maps, listed clips without a map: zero (an all-zero map, the whole frame "
+                             "on) or skip (default: refuse, with their count)")  # fmt: skip
     parser.add_argument(
         "--threshold",
         choices=("median", "fixed", "adaptive"),
@@ -87,6 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.missing is not None and args.maps is None:
+        raise AvslError("--missing goes with --maps")
     if args.save_maps is not None and args.save_maps.suffix != ".npz":
         raise AvslError(f"{args.save_maps}: --save-maps needs a .npz file name")
     existing_dir(args.data, "data directory")  # before --out is made: a mistyped --data leaves nothing behind
@@ -95,14 +105,18 @@ def run(args: argparse.Namespace) -> int:
         writable_dir(args.save_maps.parent, "--save-maps folder")
     (args.out / METRICS_FILE).unlink(missing_ok=True)  # its presence must mean this run finished
     device = pick_device(args.device)
-    predictor = make_predictor(args.checkpoint, args.predictor, device, args.network, args.ogl)
     options = FolderEval(
         split=args.split, benchmark=args.benchmark, annotations=args.annotations, format=args.format or "auto",
         gt_rule=args.gt_rule, bad_boxes=args.bad_boxes, threshold=args.threshold, strict=args.strict,
         batch_size=args.batch_size, workers=args.workers, image_size=args.image_size,
         audio_seconds=args.audio_seconds, max_pixels=args.max_pixels, keep_maps=args.save_maps is not None,
     )  # fmt: skip
-    outcome = evaluate_folder(predictor, args.data, options, device)
+    if args.maps is not None:
+        predictor = MapsFile(args.maps)
+        outcome = score_folder(predictor, open_maps_folder(predictor, args.data, options, args.missing), device)
+    else:
+        predictor = make_predictor(args.checkpoint, args.predictor, device, args.network, args.ogl)
+        outcome = evaluate_folder(predictor, args.data, options, device)
     metrics, result = outcome.metrics, outcome.result
     if args.save_maps is not None:
         _save_maps(args.save_maps, result)
@@ -112,11 +126,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _save_maps(path: Path, result: EvalResult) -> None:
+    """`maps` (224 x 224, min-max normalised), `ids`, and `raw_maps` (each map at the model's
+    own resolution, before upsampling and normalising) when all share one size."""
     maps = np.concatenate(result.maps) if result.maps else np.zeros((0, EVAL_SIZE, EVAL_SIZE), np.float32)
+    arrays = {"maps": maps, "ids": np.array(result.map_ids, dtype=str)}
+    if result.native_maps and len({m.shape[1:] for m in result.native_maps}) == 1:
+        arrays["raw_maps"] = np.concatenate(result.native_maps).astype(np.float32)
 
     def write(stream) -> None:
         buffer = io.BytesIO()
-        np.savez(buffer, maps=maps, ids=np.array(result.map_ids, dtype=str))
+        np.savez(buffer, **arrays)
         stream.write(buffer.getvalue())
 
     atomic_write(path, write)

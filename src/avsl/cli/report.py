@@ -17,6 +17,7 @@ from avsl.cli.common import add_device_argument, add_layout_argument, add_output
 from avsl.engine.devices import pick_device
 from avsl.errors import AvslError, first_line
 from avsl.evaluation.folder import FolderEval, open_folder
+from avsl.evaluation.maps_file import MapsFile
 from avsl.evaluation.records import Evaluation, find_evaluations, read_evaluation
 from avsl.evaluation.report import write_comparison
 from avsl.evaluation.report_clips import ClipView, view_clips
@@ -61,10 +62,12 @@ def _views(evaluation: Evaluation, ids: Sequence[str], device) -> dict[str, Clip
     pictures when either cannot be had again (moved, deleted, or a predictor not rebuilt)."""
     metrics = evaluation.metrics
     try:
-        predictor = rebuild_predictor(metrics.get("model") or {"predictor": metrics.get("predictor")}, device)
+        about = metrics.get("model") or {"predictor": metrics.get("predictor")}
+        maps = about.get("predictor") == "maps"
+        predictor = MapsFile(Path(about["maps"])) if maps else rebuild_predictor(about, device)
         options = {k: v for k, v in (metrics.get("options") or {}).items() if k in FolderEval.__dataclass_fields__}
         options = {k: Path(v) if k == "annotations" and v is not None else v for k, v in options.items()}
-        folder = open_folder(Path(metrics["data"]), FolderEval(**{**options, "strict": False}), predictor)
+        folder = open_folder(Path(metrics["data"]), FolderEval(**{**options, "strict": False, "media": True}), predictor)
     except (AvslError, OSError, KeyError, TypeError) as err:
         warnings.warn(f"{evaluation.name}: clips not drawn ({first_line(err)})", stacklevel=2)
         return {}

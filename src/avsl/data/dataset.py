@@ -20,7 +20,7 @@ from avsl.data.audio import load_audio_window
 from avsl.data.formats import Layout, open_layout
 from avsl.data.frames import load_frame
 from avsl.data.layout import BoxPolicy, Entry, IdList, read_id_list
-from avsl.data.transforms import apply_to_frame, eval_transform
+from avsl.data.transforms import eval_transform
 from avsl.errors import AvslError
 from avsl.types import AVBatch, BadSample, Sample
 
@@ -115,30 +115,30 @@ class AVDataset(Dataset):
         return [i for i in self.ids if (e := self.entry(i)) is not None and e.boxes is not None]
 
     def __getitem__(self, index: int) -> Sample | BadSample:
+        found = self.boxes_only(index)
+        if isinstance(found, BadSample):
+            return found
+        clip_id = found.id
+        frame = self.layout.frame_path(self.listed.frame_of.get(clip_id, clip_id))
+        audio = self.layout.audio_path(self.listed.audio_of.get(clip_id, clip_id))
+        try:
+            found.image = self.transform(load_frame(frame, self.max_pixels))  # squashed: normalised boxes hold
+            found.waveform = torch.from_numpy(load_audio_window(audio, self.sample_rate, self.audio_seconds))
+        except AvslError as err:
+            return BadSample(clip_id, str(err))
+        return found
+
+    def boxes_only(self, index: int) -> Sample | BadSample:
+        """The clip's boxes without reading its frame or sound (empty `image` and `waveform`):
+        enough to score maps that were made elsewhere."""
         clip_id = self.ids[index]
         if clip_id in self.annotations.problems and clip_id not in self.listed.negatives:
             return BadSample(clip_id, f"{self.layout.annotation_source}: {self.annotations.problems[clip_id]}")
-        try:
-            return self._read(clip_id)
-        except AvslError as err:
-            return BadSample(clip_id, str(err))
-
-    def _read(self, clip_id: str) -> Sample:
         entry = self.entry(clip_id)
         known = entry is not None and entry.boxes is not None
         boxes = torch.tensor(entry.boxes if known and entry.boxes else [], dtype=torch.float32).reshape(-1, 4)
-        frame = self.layout.frame_path(self.listed.frame_of.get(clip_id, clip_id))
-        audio = self.layout.audio_path(self.listed.audio_of.get(clip_id, clip_id))
-        image, boxes = apply_to_frame(self.transform, load_frame(frame, self.max_pixels), boxes)
-        waveform = load_audio_window(audio, self.sample_rate, self.audio_seconds)
-        return Sample(
-            id=clip_id,
-            image=image,
-            waveform=torch.from_numpy(waveform),
-            boxes=boxes,
-            has_box=known,
-            label=entry.label if entry else None,
-        )
+        empty = torch.zeros(0)
+        return Sample(clip_id, empty, empty, boxes, has_box=known, label=entry.label if entry else None)
 
 
 def collate_samples(items: list[Sample | BadSample]) -> AVBatch:

@@ -1,17 +1,14 @@
-"""Frame transforms (torchvision transforms.v2) that carry the boxes along.
+"""Frame transforms (torchvision transforms.v2).
 
 Evaluation squashes the frame to size x size (bicubic), as EZ-VSL, SLAVC and FNAC do, so boxes
-relative to the full frame stay valid (docs/protocol.md); boxes are `tv_tensors.BoundingBoxes` so
-they move with every geometric change. Training stores frames with EZ-VSL's crop margin and
-crops them on the device (`avsl.data.augment`).
+normalised to the full frame stay exactly as the annotation gives them (docs/protocol.md): the
+peers scale the file's numbers by 224, and so does avsl. Training stores frames with EZ-VSL's
+crop margin and crops them, and moves their boxes, on the device (`avsl.data.augment`).
 """
 
 from __future__ import annotations
 
 import torch
-from PIL import Image
-from torch import Tensor
-from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from avsl.constants import IMAGENET_MEAN, IMAGENET_STD
@@ -36,18 +33,3 @@ def eval_transform(size: int, normalize: bool = True) -> v2.Compose:
     return v2.Compose(
         [v2.Resize((size, size), interpolation=v2.InterpolationMode.BICUBIC, antialias=True)] + _to_tensor(normalize)
     )
-
-
-def apply_to_frame(transform: v2.Transform, image: Image.Image, boxes: Tensor) -> tuple[Tensor, Tensor]:
-    """Run `transform` on a PIL frame and its normalised boxes.
-
-    Returns:
-        image (3, S, S) float and boxes (K, 4) normalised to the transformed frame.
-    """
-    width, height = image.size
-    scale = torch.tensor([width, height, width, height], dtype=torch.float32)
-    pixel_boxes = tv_tensors.BoundingBoxes(boxes * scale, format="XYXY", canvas_size=(height, width))
-    out_image, out_boxes = transform(image, pixel_boxes)
-    out_h, out_w = out_image.shape[-2:]
-    out_scale = torch.tensor([out_w, out_h, out_w, out_h], dtype=torch.float32)
-    return out_image, out_boxes.as_subclass(Tensor) / out_scale

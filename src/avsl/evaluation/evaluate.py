@@ -43,6 +43,7 @@ class EvalResult:
     sounding: list[Tensor] = field(default_factory=list)
     silent_quantiles: list[Tensor] = field(default_factory=list)  # raw maps of silent clips, as quantiles
     maps: list[np.ndarray] = field(default_factory=list)
+    native_maps: list[np.ndarray] = field(default_factory=list)  # the predictor's own resolution, raw
     map_ids: list[str] = field(default_factory=list)
     skipped: list[BadSample] = field(default_factory=list)
     unannotated: list[str] = field(default_factory=list)
@@ -140,7 +141,8 @@ def evaluate(
         predict: batch -> raw maps (B, h, w); upsampled here to 224 x 224.
         batches: collated AVBatches (bad clips already moved to `skipped`).
         rule: gt map rule ("union" for VGG-SS-style boxes, "consensus" for Flickr).
-        keep_maps: also keep the min-max normalised 224 x 224 maps (float32).
+        keep_maps: also keep the min-max normalised 224 x 224 maps (float32), and the raw maps
+            at the predictor's own resolution (scoring those again gives the same numbers).
         strict: raise on the first bad clip instead of skipping it.
         progress: None: a bar on a terminal, plain lines in a log (avsl.progress); False: none.
     """
@@ -155,8 +157,11 @@ def evaluate(
             if len(batch):
                 batch = batch.to(device)
                 with torch.inference_mode():
-                    raw = upsample_maps(predict(batch).float(), EVAL_SIZE)  # (B, 224, 224)
+                    native = predict(batch).float()  # (B, h, w)
+                    raw = upsample_maps(native, EVAL_SIZE)  # (B, 224, 224)
                 _score_batch(result, batch, raw.cpu(), rule, keep_maps)
+                if keep_maps:
+                    result.native_maps.append(native.cpu().numpy())
             bar.update(1)
     return result
 

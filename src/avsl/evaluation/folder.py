@@ -40,6 +40,7 @@ class FolderEval:
     audio_seconds: float | None = None
     max_pixels: int = MAX_FRAME_PIXELS
     keep_maps: bool = False
+    media: bool = True  # False: score boxes only, for maps made elsewhere (`avsl eval --maps`)
 
 
 @dataclass
@@ -134,10 +135,14 @@ def score_folder(predictor, folder: FolderTestSet, device: torch.device) -> Fold
     return FolderOutcome(metrics, result, dataset)
 
 
-def _loader(folder: FolderTestSet) -> DataLoader:
-    options = folder.options
-    return DataLoader(folder.dataset, batch_size=options.batch_size, num_workers=options.workers,
-                      collate_fn=collate_samples)  # fmt: skip
+def _loader(folder: FolderTestSet) -> DataLoader | list[AVBatch]:
+    """The clips in batches: decoded by `workers` processes, or their boxes alone."""
+    options, dataset = folder.options, folder.dataset
+    if not options.media:
+        indices = range(len(dataset))
+        chunks = [indices[start : start + options.batch_size] for start in range(0, len(dataset), options.batch_size)]
+        return [collate_samples([dataset.boxes_only(i) for i in chunk]) for chunk in chunks]
+    return DataLoader(dataset, batch_size=options.batch_size, num_workers=options.workers, collate_fn=collate_samples)
 
 
 def _check_entries(dataset: AVDataset, strict: bool) -> None:
