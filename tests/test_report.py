@@ -122,6 +122,7 @@ def test_report_puts_evaluations_side_by_side(small_layout, tmp_path):
     assert len(clips) == 2 and clips["test"] == clips["full"]  # each named by its folder's last part
     assert len(clips["full"]) == 4  # every scored clip of the layout (a, b, c, d)
     assert "../run/test/metrics.json" in page and "different test lists" not in page
+    assert "How sure the differences are" in page and "1.difference.ap50.adaptive.low" in cells
 
 
 def test_report_replaces_only_its_own_pages(small_layout, tmp_path, capsys):

@@ -26,6 +26,7 @@ SUBCOMMANDS = {
     "train": "train a localizer (selfsup, supervised, pseudo, meanteacher, dmt)",
     "eval": "evaluate a checkpoint or a baseline predictor",
     "report": "put several evaluations side by side in one HTML page",
+    "compare": "how sure a difference between evaluations is (paired bootstrap intervals)",
     "localize": "draw where the sound is over a video or an image",
     "predict": "where the sound is in every clip of a folder without boxes (table, maps, pictures)",
     "export": "export a trained localizer as ONNX (needs avsl[onnx])",

@@ -67,7 +67,9 @@ def _views(evaluation: Evaluation, ids: Sequence[str], device) -> dict[str, Clip
         predictor = MapsFile(Path(about["maps"])) if maps else rebuild_predictor(about, device)
         options = {k: v for k, v in (metrics.get("options") or {}).items() if k in FolderEval.__dataclass_fields__}
         options = {k: Path(v) if k == "annotations" and v is not None else v for k, v in options.items()}
-        folder = open_folder(Path(metrics["data"]), FolderEval(**{**options, "strict": False, "media": True}), predictor)
+        folder = open_folder(
+            Path(metrics["data"]), FolderEval(**{**options, "strict": False, "media": True}), predictor
+        )
     except (AvslError, OSError, KeyError, TypeError) as err:
         warnings.warn(f"{evaluation.name}: clips not drawn ({first_line(err)})", stacklevel=2)
         return {}

@@ -19,6 +19,7 @@ import numpy as np
 
 from avsl.constants import AUC_THRESHOLDS, SIZE_BUCKETS
 from avsl.evaluation import report_html as h
+from avsl.evaluation.comparison import Entry, compare
 from avsl.evaluation.evaluate import EvalResult
 from avsl.evaluation.records import METRICS_FILE, PER_CLIP_FILE, REPORT_FILE, RULES, Evaluation
 from avsl.evaluation.report_clips import ClipView, clip_grid, view_clips
@@ -119,6 +120,7 @@ def write_comparison(path: Path, evaluations: Sequence[Evaluation], viewer: View
     sections = [
         warning,
         _comparison_table(evaluations, rule),
+        "" if warning else _intervals(evaluations),
         f"<h2>By object size ({h.escape(rule)} rule)</h2>" + _size_comparison(evaluations, rule),
         _false_positive_table(evaluations),
         f"<h2>Success rate ({h.escape(rule)} rule)</h2>" + _curves(evaluations, rule),
@@ -193,6 +195,27 @@ def _comparison_table(evaluations: Sequence[Evaluation], rule: str) -> str:
         ])  # fmt: skip
     header = ["evaluation", "clips", *[f"AP50 {r} (%)" for r in RULES], f"mean cIoU ({rule})", f"AUC ({rule})"]
     return h.table(header, rows)
+
+
+def _intervals(evaluations: Sequence[Evaluation]) -> str:
+    """Each evaluation against the first: the difference and its paired-bootstrap interval."""
+    if len(evaluations) < 2:
+        return ""
+    result = compare([Entry(e.name, [e]) for e in evaluations])
+    parts = [f"<h2>How sure the differences are</h2><p class=\"note\">Against {h.escape(result['pairs'][0]['a'])}: "
+             f"paired bootstrap over the {result['clips']} clips ({result['draws']:,} draws, seed {result['seed']}), "
+             f"{result['level']:.0%} intervals, in points of %.</p>"]  # fmt: skip
+    for index, pair in enumerate(result["pairs"], start=1):
+        rows = []
+        for d in pair["differences"]:
+            key = f"{index}.difference.{d['metric']}.{d['rule']}"
+            rows.append([f"{d['metric']} ({d['rule']})", h.number(d["a"], "", "percent"),
+                         h.number(d["b"], "", "percent"), h.number(d["difference"], f"{key}.value", "percent"),
+                         h.number(d["low"], f"{key}.low", "percent"), h.number(d["high"], f"{key}.high", "percent"),
+                         h.text(d["verdict"])])  # fmt: skip
+        header = ["", "A", "B", "B - A", "interval from", "to", "verdict"]
+        parts.append(h.table(header, rows, f"B = {pair['b']}: {pair['summary']}"))
+    return "".join(parts)
 
 
 def _size_comparison(evaluations: Sequence[Evaluation], rule: str) -> str:
