@@ -63,7 +63,8 @@ def test_what_the_code_cites_ships_with_it():
     """A comment or docstring that names a document names one in the repository (docs/ pages, not
     the project's internal notes), and no issue number, which a reader of the code cannot open."""
     problems = []
-    for path in [*sorted((ROOT / "src").rglob("*.py")), *sorted((ROOT / "tests").glob("*.py")),
+    for path in [*sorted((ROOT / "src" / "avsl").rglob("*.py")), *sorted((ROOT / "src" / "avsl").rglob("*.yaml")),
+                 *sorted((ROOT / "tests").glob("*.py")),
                  *sorted((ROOT / "scripts").glob("*"))]:  # fmt: skip
         text = path.read_text()
         for name in re.findall(r"\b(docs/[\w/.-]+\.md|[A-Z][A-Z_]+\.md)\b", text):  # documents, not outputs

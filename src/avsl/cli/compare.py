@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("evaluations", type=Path, nargs="+", metavar="EVAL",
                         help="avsl eval output folders, or folders of one method's seeds; the first is A")  # fmt: skip
     parser.add_argument("-o", "--out", type=Path, action="append", default=[], metavar="FILE",
-                        help="also write the comparison to FILE.md (Markdown) or FILE.json (repeatable)")  # fmt: skip
+                        help="also write the comparison to a .md (Markdown) or .json file (repeatable)")  # fmt: skip
     parser.add_argument("--draws", type=positive_int, default=DRAWS, help="bootstrap resamples")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="the resamples' random seed")
 
