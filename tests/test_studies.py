@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from avsl.cli.main import main
 from avsl.config import config_to_yaml, load_config
 from avsl.engine.build import check_config
 from avsl.experiments import drift, studies
@@ -77,6 +78,27 @@ def test_old_rows_leave_the_new_columns_empty():
     assert header.index("AP50 (median rule)") < header.index("AP50 (adaptive)")
     assert "| 58.0 |  |  | 75.0 |" in old_line
     assert "| 58.0 | 41.0 | 45.0 | 75.0 |" in new_line
+
+
+def test_rows_hold_their_difference_from_the_reference_with_an_interval(small_layout, tmp_path):
+    rows = []
+    for name, predictor, seeds in (("box", "box", 1), ("center", "center", 2), ("old", None, 1)):
+        for seed in range(seeds):
+            folder = tmp_path / name / f"seed{seed}"
+            if predictor is not None:
+                assert main(["eval", "--data", str(small_layout), "--predictor", predictor, "--out", str(folder),
+                             "--workers", "0", "--no-report", "--image-size", "32"]) == 0  # fmt: skip
+            metrics = {"ap50": 0.5, "auc": 0.5, "ciou_mean": 0.5, "ciou_small": 0.1, "ap50_fixed": 0.5}
+            rows.append({"name": name, "labeled_fraction": 0.03, "seed": seed, "seconds": 1.0, "pl_iou_kept": None,
+                         "pl_iou_teacher_a": None, "pl_kept": None, "eval": str(folder), **metrics})  # fmt: skip
+    table = markdown_table(rows, reference="box").splitlines()
+    header, centre, old = table[0], next(t for t in table if t.startswith("| center")), table[4]
+    assert "AP50 adaptive - box [95 % CI]" in header and "AP50 fixed - box [95 % CI]" in header
+    box = json.loads((tmp_path / "box" / "seed0" / "metrics.json").read_text())["by_threshold"]["fixed"]["ap50"]
+    ours = json.loads((tmp_path / "center" / "seed0" / "metrics.json").read_text())["by_threshold"]["fixed"]["ap50"]
+    assert f"{100 * (ours - box):+.1f} [" in centre.split("|")[-2]  # two seeds of one map: the same difference
+    assert old.startswith("| old") and old.endswith("|  |  |")  # no per-clip scores kept: no interval
+    assert "the interval excludes 0" in table[-1]
 
 
 def test_an_interrupted_row_resumes_only_under_its_own_config(tmp_path):

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = args.out / "runs" / row.name
         results.append(run_row(row, data_root, run_dir, config_file, args.seed, device,
                                preset.image_size, preset.audio_seconds))  # fmt: skip
-    table = markdown_table(results)
+    table = markdown_table(results, reference="dmt")
     write_json(args.out / "results.json", results)
     atomic_write(args.out / "results.md", lambda stream: stream.write(table.encode()))
     report, reel = _show(args.out, data_root, args.out / "runs" / "dmt", device)

@@ -16,6 +16,8 @@ import torch
 from avsl.config import TrainConfig, config_to_yaml, load_config
 from avsl.engine.trainer import train
 from avsl.evaluation.folder import FolderEval, evaluate_folder
+from avsl.evaluation.output import write_evaluation
+from avsl.experiments.intervals import RULES, interval_cell, reference_intervals
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor
 from avsl.run import CONFIG_FILE, LAST_FILE
@@ -23,6 +25,7 @@ from avsl.run import CONFIG_FILE, LAST_FILE
 # the maps every table shows without a model: two trivial ones, and the ground truth itself,
 # whose row is each score's cap on the test split (the median rule's is well below 100)
 BASELINES = {"center": CenterPredictor, "full": FullPredictor, "ground-truth box (cap)": BoxPredictor}
+TEST_FOLDER = "test"  # RUN/test: a row's test evaluation, as `avsl eval ... -o RUN/test` writes it
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,18 @@ def baseline_rows() -> list[Row]:
     return [Row(name, None) for name in BASELINES]
 
 
-def test_metrics(predictor, test_dir: Path, image_size: int, audio_seconds: float, device: torch.device) -> dict:
-    """The test split's metrics.json content under the median rule (as `avsl eval` gives it)."""
+def test_metrics(
+    predictor, test_dir: Path, image_size: int, audio_seconds: float, device: torch.device, out: Path | None = None
+) -> dict:
+    """The test split's metrics.json content under the median rule (as `avsl eval` gives it);
+    with `out`, also its per-clip scores there (metrics.json, per_clip.csv: what `avsl compare`
+    and the tables' intervals read)."""
     options = FolderEval(image_size=image_size, audio_seconds=audio_seconds, batch_size=64, workers=2)
-    return evaluate_folder(predictor, test_dir, options, device).metrics
+    outcome = evaluate_folder(predictor, test_dir, options, device)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_evaluation(out, outcome, predictor, device, report=False)
+    return outcome.metrics
 
 
 def run_row(
@@ -78,7 +89,8 @@ def run_row(
     )
     train(config, data_root / "train", data_root / "val", run_dir, device, resume=interrupted(run_dir, config))
     predictor = CheckpointPredictor(run_dir, device)
-    metrics = test_metrics(predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, device)
+    metrics = test_metrics(predictor, data_root / "test", predictor.image_size, predictor.audio_seconds, device,
+                           run_dir / TEST_FOLDER)  # fmt: skip
     return _summary(row, seed, metrics, _last_train_logs(run_dir), time.perf_counter() - started, run_dir)
 
 
@@ -114,6 +126,7 @@ def _summary(row: Row, seed: int, metrics: dict, log: dict, seconds: float, run_
         "pl_iou_teacher_a": log.get("train/pl/iou_teacher_a"),
         "seconds": round(seconds, 1),
         "run": str(run_dir) if run_dir else None,
+        "eval": str(run_dir / TEST_FOLDER) if run_dir else None,
     }
 
 
@@ -130,13 +143,17 @@ SCORE_COLUMNS = (
 )
 
 
-def markdown_table(rows: list[dict]) -> str:
-    """Mean (and spread over seeds when there are several) of each row's numbers."""
+def markdown_table(rows: list[dict], reference: str | None = None) -> str:
+    """Mean (and spread over seeds when there are several) of each row's numbers; with a
+    `reference` row, each row's AP50 difference from it with its 95 % interval (row - reference)."""
     groups: dict[tuple, list[dict]] = {}
     for row in rows:
         groups.setdefault((row["name"], row["labeled_fraction"]), []).append(row)
     titles = ["method", "labels", "seeds", *(title for _, title, _ in SCORE_COLUMNS)]
     titles += ["pseudo-label IoU (kept / teacher A)", "kept", "minutes"]
+    intervals = reference_intervals(rows, reference) if reference else {}
+    if intervals:
+        titles += [f"AP50 {rule} - {reference} [95 % CI]" for rule in RULES]
     lines = ["| " + " | ".join(titles) + " |", "|" + " --- |" * len(titles)]
     order = list(BASELINES)  # the baselines first, in their own order; then the rest as measured
     ranked = sorted(groups.items(), key=lambda item: order.index(item[0][0]) if item[0][0] in order else len(order))
@@ -151,7 +168,13 @@ def markdown_table(rows: list[dict]) -> str:
         kept = [g["pl_kept"] for g in group if g["pl_kept"] is not None]
         cells.append(_mean_spread(kept, 100) if kept else "")
         cells.append(f"{sum(g['seconds'] for g in group) / len(group) / 60:.1f}")
+        if intervals:
+            cells += [interval_cell(intervals.get((name, fraction), {}).get(rule)) for rule in RULES]
         lines.append("| " + " | ".join(cells) + " |")
+    if intervals:
+        lines += ["", f"Intervals: each row's AP50 minus {reference}'s, in points, with its 95 % paired-bootstrap "
+                  "interval over the test clips (and over seeds where a row has several; `avsl compare`); "
+                  "`*`: the interval excludes 0."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

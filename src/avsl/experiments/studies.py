@@ -41,6 +41,7 @@ class Study:
     finish: Callable[[list[dict], Path, Path, torch.device], dict] | None = None
     preset: str = "bench"
     overrides: tuple[str, ...] = ()
+    reference: str | None = None  # the row every other is held against, with intervals
 
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
@@ -57,7 +58,7 @@ def load_study(path: Path) -> Study:
     plan = tuple((float(fraction), tuple(seeds)) for fraction, seeds in spec["plan"].items())
     shared = config_overrides(spec["config"]) if "config" in spec else ()
     finish = drift.write_curves if spec.get("curves") else None
-    return Study(rows, plan, spec["table"], finish, spec.get("preset", "bench"), shared)
+    return Study(rows, plan, spec["table"], finish, spec.get("preset", "bench"), shared, spec.get("reference"))
 
 
 def _row(item: dict, fraction: float) -> Row:
@@ -110,7 +111,7 @@ def run(
                                      preset.image_size, preset.audio_seconds, chosen.overrides)  # fmt: skip
                     rows = [*finished_rows(results_path), {**result, "generator_version": GENERATOR_VERSION}]
                     write_json(results_path, rows)
-                table = markdown_table(rows)
+                table = markdown_table(rows, chosen.reference)
                 atomic_write(results_path.with_suffix(".md"), lambda stream, t=table: stream.write(t.encode()))
                 if chosen.finish:  # after every row, so that a suite stopped later still has them
                     made = chosen.finish(rows, data_root, results_path, device)
