@@ -25,8 +25,8 @@ demo: install
 	$(BIN)/avsl demo
 
 lint: install-test
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests hubconf.py
+	$(BIN)/ruff format --check src tests hubconf.py
 
 test: lint
 	$(BIN)/python -m pytest

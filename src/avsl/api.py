@@ -28,13 +28,18 @@ from avsl.evaluation.folder import FolderEval, evaluate_folder
 from avsl.inference.model import Localization, LocalizationModel
 from avsl.inference.video_localize import localize_video
 from avsl.ops.overlay import overlay
+from avsl.zoo import fetch_checkpoint
 
 __all__ = ["Localization", "LocalizationModel", "TrainConfig", "evaluate", "load", "localize_video", "overlay", "train"]
 
 
-def load(path: str | Path, device: str | torch.device = "auto", network: str | None = None) -> LocalizationModel:
-    """A trained localizer from a run folder (its best checkpoint) or a checkpoint file."""
-    return LocalizationModel.from_checkpoint(path, _device(device), network)
+def load(
+    path: str | Path, device: str | torch.device = "auto", network: str | None = None, sha256: str | None = None
+) -> LocalizationModel:
+    """A trained localizer from a run folder (its best checkpoint), a checkpoint file, an
+    http(s) URL or hf://owner/repo/file (fetched once into $AVSL_HOME, checked against `sha256`
+    when given), or a published model's name (`avsl models`)."""
+    return LocalizationModel.from_checkpoint(fetch_checkpoint(path, sha256), _device(device), network)
 
 
 def evaluate(

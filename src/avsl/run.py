@@ -37,6 +37,7 @@ from avsl.errors import AvslError
 from avsl.files import remove_temporary_files
 from avsl.models import list_audio_encoders, list_localizers, list_visual_encoders
 from avsl.ops.spectrogram import FRONTENDS
+from avsl.zoo import fetch_checkpoint
 
 CHECKPOINT_FORMAT = "avsl-checkpoint-1"
 LAST_FILE = "last.safetensors"  # the latest save: what --resume continues
@@ -218,8 +219,10 @@ def _field(
     return value
 
 
-def resolve_checkpoint(path: Path) -> Path:
-    """A run folder means its best checkpoint; a file is taken as it is (if it can be one)."""
+def resolve_checkpoint(source: str | Path) -> Path:
+    """A run folder means its best checkpoint; a file is taken as it is (if it can be one); a
+    URL, hf:// path or published model's name is fetched into the cache first (`avsl.zoo`)."""
+    path = fetch_checkpoint(source)
     if path.is_dir():
         if not (path / BEST_FILE).exists():
             raise AvslError(f"{path}: run directory has no {BEST_FILE} (did training finish an epoch?)")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from avsl.constants import MAX_FRAME_PIXELS
 from avsl.data.formats import FORMATS
 from avsl.errors import AvslError
+from avsl.zoo import fetch_checkpoint, is_remote
 
 # The one vocabulary of the command line: these groups are shared by the commands that take
 # them, so a concept has one name, one type and one help line everywhere.
@@ -52,11 +54,33 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
 def add_checkpoint_arguments(parser: argparse.ArgumentParser, target=None, required: bool = True) -> None:
     """--checkpoint (in `target`, e.g. a mutually exclusive group) and --network."""
     (target or parser).add_argument(
-        "--checkpoint", type=Path, required=required,
-        help="a run folder (its best checkpoint) or a checkpoint file: avsl's, or EZ-VSL's / SLAVC's best.pth",
+        "--checkpoint", type=checkpoint_source, required=required,
+        help="a run folder (its best checkpoint) or a checkpoint file (avsl's, or EZ-VSL's / SLAVC's best.pth), "
+             "an http(s) URL or hf://owner/repo/file (fetched once into $AVSL_HOME), or a name from avsl models",
     )  # fmt: skip
+    parser.add_argument("--sha256", type=sha256_hex, metavar="HEX",
+                        help="refuse the checkpoint file unless its SHA-256 is this")  # fmt: skip
     parser.add_argument("--network", help="which network of the checkpoint (default: its inference one, teacher A "
                         "for DMT)")  # fmt: skip
+
+
+def sha256_hex(text: str) -> str:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a SHA-256 (64 hexadecimal digits)")
+    return text.lower()
+
+
+def checkpoint_source(text: str) -> str | Path:
+    """--checkpoint's value: a Path, or the text itself when it names something to fetch (a
+    URL's `//` would not survive being a Path). `fetch_checkpoint_argument` makes it local."""
+    return text if is_remote(text) else Path(text)
+
+
+def fetch_checkpoint_argument(args: argparse.Namespace) -> None:
+    """Turn a command's --checkpoint into a local path before the command runs: fetched (with
+    progress) and checked against --sha256, so every command sees a file on disk."""
+    if getattr(args, "checkpoint", None) is not None:
+        args.checkpoint = fetch_checkpoint(args.checkpoint, getattr(args, "sha256", None))
 
 
 def add_output_argument(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -30,6 +32,7 @@ SUBCOMMANDS = {
     "localize": "draw where the sound is over a video or an image",
     "predict": "where the sound is in every clip of a folder without boxes (table, maps, pictures)",
     "export": "export a trained localizer as ONNX (needs avsl[onnx])",
+    "models": "the published checkpoints avsl loads by name",
     "demo": "train DMT on the synthetic benchmark and compare (about 10 min)",
     "bench": "benchmarks: speed suites, the results tables and studies, the hostile-input suite",
 }
@@ -86,9 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings(), created_folders_removed_on_failure():
             warnings.showwarning = _one_line_warning(args.command)
+            from avsl.cli.common import fetch_checkpoint_argument  # not for --help: it would load more
+
+            fetch_checkpoint_argument(args)
             return int(args.run(args) or 0)
     except AvslError as err:
         return _user_error(args, err, str(err))
+    except BrokenPipeError:  # the reader went away (`avsl models | head`): as a shell tool, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as err:
         if err.errno not in ENVIRONMENT_ERRNOS:
             return _bug(args, err)

@@ -43,6 +43,7 @@ from avsl.run import (
     save_run,
 )
 from avsl.types import AVBatch
+from avsl.zoo import fetch_checkpoint
 
 PROGRESS_EVERY = 20  # steps between progress-bar loss readings (each waits for the device)
 
@@ -169,7 +170,7 @@ def _start(
     # have moved since, or a download) are not loaded.
     method = build_method(replace(config, model=replace(config.model, visual_weights="none")) if resume else config)
     if config.model.init_from and not resume:
-        initialize_from(method, Path(config.model.init_from))
+        initialize_from(method, fetch_checkpoint(config.model.init_from))
     schedule = stage_schedule(config, per_epoch)
     _check_shards(method, schedule, total_steps, dist.world)
     _place(method, device, config, dist.world)

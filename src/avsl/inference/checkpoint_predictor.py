@@ -28,8 +28,8 @@ class CheckpointPredictor:
         network: another network of the checkpoint by name (e.g. "student_a").
     """
 
-    def __init__(self, path: Path, device: torch.device | str = "cpu", network: str | None = None) -> None:
-        self.path = resolve_checkpoint(Path(path))
+    def __init__(self, path: str | Path, device: torch.device | str = "cpu", network: str | None = None) -> None:
+        self.path = resolve_checkpoint(path)
         if is_peer_checkpoint(self.path):  # EZ-VSL's or SLAVC's best.pth
             spec, state, self.audio_seconds = load_peer_checkpoint(self.path)
             spec = checked_spec(spec, self.path)  # its sizes come from the file's tensor shapes

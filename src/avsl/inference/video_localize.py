@@ -189,15 +189,15 @@ def localize_video(
                                 _encode(sink, encoder, frame, shown)
                             run.frames += 1
                         bar.update(len(frames))
+                    if run.frames == 0:  # checked before the bar's last line: a failed run prints its error alone
+                        raise AvslError(f"{source}: no video frame could be decoded")
+                    _check_complete(source, run, claimed)
                 with run.timed("audio"):
                     track.drain()
             finally:
                 track.close()
             sink.mux(encoder.encode())
             audio_out.flush()
-        if run.frames == 0:
-            raise AvslError(f"{source}: no video frame could be decoded")
-        _check_complete(source, run, claimed)
         os.replace(temp, output)
     except av.error.FFmpegError as err:
         raise AvslError(f"{source}: {ffmpeg_reason(err)}") from None
