@@ -21,6 +21,7 @@ class Served:
     fault: str | None = None  # "cut": half the body then close; "stall": half the body then wait
     failures: int = 0  # how many requests meet the fault (then it serves normally)
     stall_s: float = 3.0
+    spared: int = 0  # requests served whole before the faults begin (a downloader's probe)
 
 
 @dataclass
@@ -55,7 +56,9 @@ class LocalServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Content-Type", "application/octet-stream")
                 self.end_headers()
-                if served.failures > 0 and served.fault:
+                if served.spared > 0:
+                    served.spared -= 1
+                elif served.failures > 0 and served.fault:
                     served.failures -= 1
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()

@@ -23,6 +23,7 @@ from avsl.files import created_folders_removed_on_failure
 # imported, so `avsl --help` does not wait for PyTorch.
 SUBCOMMANDS = {
     "synth": "generate the synthetic audio-visual benchmark",
+    "download": "fetch a list's clips with yt-dlp and prepare them (needs avsl[download])",
     "prepare": "decode raw videos into the native layout (frames/, audio/)",
     "cache": "decode a dataset once into a memory-mapped training cache",
     "train": "train a localizer (selfsup, supervised, pseudo, meanteacher, dmt)",

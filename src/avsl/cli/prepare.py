@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from avsl.cli.common import add_decoding_arguments, positive_float, positive_int
-from avsl.constants import SAMPLE_RATE
+from avsl.constants import MAX_FRAME_PIXELS, SAMPLE_RATE
 from avsl.data.cache import INDEX_FILE, holds_clips, is_cache, write_cache
 from avsl.data.prepare import VIDEO_SUFFIXES, PrepareOptions, list_videos, prepare_all
 from avsl.data.selection import cache_jobs
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise AvslError(f"{args.out}: no clip written: all {len(problems)} video(s) were skipped "
                         f"(each in {args.out / REPORT_FILE})")  # fmt: skip
     if args.cache is not None:
-        _write_cache(args.out, args.cache, args.sample_rate, args.workers, args.max_pixels)
+        write_layout_cache(args.out, args.cache, args.sample_rate, args.workers, args.max_pixels)
     return 0
 
 
@@ -109,7 +109,9 @@ def _remove_if_empty(folder: Path) -> None:
         pass
 
 
-def _write_cache(layout: Path, cache: Path, sample_rate: int, workers: int, max_pixels: int) -> None:
+def write_layout_cache(
+    layout: Path, cache: Path, sample_rate: int = SAMPLE_RATE, workers: int = 2, max_pixels: int = MAX_FRAME_PIXELS
+) -> None:
     """The layout's training cache, as `avsl cache` writes it; a rerun keeps a cache that
     already holds every clip."""
     (job,) = cache_jobs(layout, cache, None, None, sample_rate, max_pixels)
