@@ -114,3 +114,31 @@ def test_a_list_file_of_videos_and_the_training_cache(videos, tmp_path, capsys):
 def test_bad_options_are_one_line_errors(videos, tmp_path, capsys, extra, message):
     assert prepare(videos, tmp_path / "o", *extra) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_tar_shards_are_read_where_they_lie(videos, tmp_path, mode):
+    """A shard of videos (as the community mirrors ship them), plain or gzipped: the same clips as
+    the unpacked videos, read without writing the members to disk."""
+    import tarfile
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    suffix = ".tar" if mode == "w" else ".tar.gz"
+    with tarfile.open(shards / f"part0{suffix}", mode) as archive:
+        archive.add(videos / "three.mp4", arcname="clips/three.mp4")
+        archive.add(videos / "nested" / "two.mkv", arcname="clips/two.mkv")
+        archive.add(tmp_path / "videos", arcname="clips/a_folder", recursive=False)  # not a file: ignored
+    assert prepare(shards, tmp_path / "from_tar", "--workers", "2") == 0
+    assert prepare(videos, tmp_path / "from_files") == 0
+    for name in ("three", "two"):
+        assert index_in(tmp_path / "from_tar" / "frames" / f"{name}.jpg") == index_in(
+            tmp_path / "from_files" / "frames" / f"{name}.jpg"
+        )
+        tar_audio = sf.read(tmp_path / "from_tar" / "audio" / f"{name}.wav")[0]
+        assert np.array_equal(tar_audio, sf.read(tmp_path / "from_files" / "audio" / f"{name}.wav")[0])
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.suffix in (".mp4", ".mkv")) == ["three.mp4", "two.mkv"]
+    (shards / "broken.tar").write_bytes(b"not a tar at all")
+    assert prepare(shards / "broken.tar", tmp_path / "broken") == 2  # the archive alone: nothing to do
+    assert prepare(shards, tmp_path / "with_broken") == 0  # beside good shards: listed, the others read
+    assert "broken.tar" in (tmp_path / "with_broken" / "prepare_skipped.tsv").read_text()

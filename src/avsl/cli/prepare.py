@@ -21,7 +21,8 @@ MAX_WINDOW_SECONDS = 600.0  # as data.audio_seconds: one decoded window stays a 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("videos", type=Path, help=f"a folder of videos ({', '.join(VIDEO_SUFFIXES[:5])}, ...) "
-                        "searched recursively, or a list file of paths")  # fmt: skip
+                        "searched recursively (tar archives' members included), a .tar / .tar.gz of videos, "
+                        "or a list file of paths")  # fmt: skip
     parser.add_argument("out", type=Path, help="layout folder to write (frames/<id>.jpg, audio/<id>.wav)")
     parser.add_argument("--frames", type=positive_int, default=1,
                         help="frames per video, evenly spaced (default 1: the middle); clips are <id>_<k>")  # fmt: skip

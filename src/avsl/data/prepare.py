@@ -22,6 +22,7 @@ import soundfile as sf
 from PIL import Image
 
 from avsl.constants import MAX_FRAME_PIXELS, SAMPLE_RATE
+from avsl.data.archives import archive_members, is_archive
 from avsl.data.layout import id_problem
 from avsl.data.video import audio_window, frames_at, probe
 from avsl.errors import AvslError
@@ -60,10 +61,20 @@ class Outcome:
 
 
 def list_videos(source: Path) -> tuple[list[Path], list[Outcome]]:
-    """The videos of a folder (recursively, by suffix) or of a list file (one path per line,
-    relative to the list's folder); unusable names are returned as problems."""
+    """The videos of a folder (recursively, by suffix, and inside its tar archives), of one tar
+    archive, or of a list file (one path per line, relative to the list's folder); unusable
+    names are returned as problems."""
+    unreadable: list[Outcome] = []
     if source.is_dir():
-        paths = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+        files = sorted(p for p in source.rglob("*") if p.is_file())
+        paths = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+        for archive in filter(is_archive, files):
+            try:
+                paths += archive_members(archive, VIDEO_SUFFIXES)
+            except AvslError as err:  # one bad shard is listed; the others are read
+                unreadable.append(Outcome(str(archive), problem=str(err)))
+    elif is_archive(source):
+        paths = archive_members(source, VIDEO_SUFFIXES)
     elif source.is_file():
         try:
             lines = source.read_text(encoding="utf-8-sig").splitlines()
@@ -72,7 +83,7 @@ def list_videos(source: Path) -> tuple[list[Path], list[Outcome]]:
         paths = [source.parent / line.strip() for line in lines if line.strip() and not line.startswith("#")]
     else:
         raise AvslError(f"{source}: no such folder or list file")
-    chosen, problems, seen = [], [], set()
+    chosen, problems, seen = [], unreadable, set()
     for path in paths:
         if problem := id_problem(path.stem):
             problems.append(Outcome(str(path), problem=problem))

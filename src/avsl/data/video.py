@@ -8,6 +8,7 @@ file; a frame larger than the pixel limit is refused from the stream's header.
 
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import soxr
 
 from avsl.constants import MAX_FRAME_PIXELS
+from avsl.data.archives import ArchiveMember
 from avsl.errors import AvslError
 
 # Frames decoded past a seek point before giving up on a time (a broken index or a forged
@@ -191,7 +193,8 @@ def open_media(path: Path, kind: str = "video"):
     """An input container, or an AvslError naming the file and what it was read as (PyAV's own
     errors are many)."""
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        source = io.BytesIO(path.read()) if isinstance(path, ArchiveMember) else str(path)
+        return av.open(source, metadata_errors="ignore")
     except FileNotFoundError:
         raise AvslError(f"{path}: {kind} not found") from None
     except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
