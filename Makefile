@@ -25,8 +25,8 @@ demo: install
 	$(BIN)/avsl demo
 
 lint: install-test
-	$(BIN)/ruff check src tests hubconf.py
-	$(BIN)/ruff format --check src tests hubconf.py
+	$(BIN)/ruff check src tests hubconf.py app.py
+	$(BIN)/ruff format --check src tests hubconf.py app.py
 
 test: lint
 	$(BIN)/python -m pytest

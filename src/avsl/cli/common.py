@@ -79,8 +79,11 @@ def checkpoint_source(text: str) -> str | Path:
 def fetch_checkpoint_argument(args: argparse.Namespace) -> None:
     """Turn a command's --checkpoint into a local path before the command runs: fetched (with
     progress) and checked against --sha256, so every command sees a file on disk."""
-    if getattr(args, "checkpoint", None) is not None:
-        args.checkpoint = fetch_checkpoint(args.checkpoint, getattr(args, "sha256", None))
+    given = getattr(args, "checkpoint", None)
+    if isinstance(given, list):  # `avsl app` takes several
+        args.checkpoint = [fetch_checkpoint(source) for source in given]
+    elif given is not None:
+        args.checkpoint = fetch_checkpoint(given, getattr(args, "sha256", None))
 
 
 def add_output_argument(

@@ -34,6 +34,7 @@ SUBCOMMANDS = {
     "predict": "where the sound is in every clip of a folder without boxes (table, maps, pictures)",
     "export": "export a trained localizer as ONNX (needs avsl[onnx])",
     "models": "the published checkpoints avsl loads by name",
+    "app": "a browser app: drop a video, see where the sound comes from (needs avsl[app])",
     "demo": "train DMT on the synthetic benchmark and compare (about 10 min)",
     "bench": "benchmarks: speed suites, the results tables and studies, the hostile-input suite",
 }
