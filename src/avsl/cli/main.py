@@ -35,7 +35,7 @@ SUBCOMMANDS = {
     "export": "export a trained localizer as ONNX (needs avsl[onnx])",
     "models": "the published checkpoints avsl loads by name",
     "app": "a browser app: drop a video, see where the sound comes from (needs avsl[app])",
-    "demo": "train DMT on the synthetic benchmark and compare (about 10 min)",
+    "demo": "train DMT on the synthetic benchmark and compare (about 4 min on 2 cores)",
     "bench": "benchmarks: speed suites, the results tables and studies, the hostile-input suite",
 }
 # OS errors the user's machine causes and the user can fix, wherever a library call raises them:
