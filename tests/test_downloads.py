@@ -58,6 +58,17 @@ def test_a_cut_download_resumes_where_it_stopped(home, checkpoint):
     assert path.read_bytes() == checkpoint and not list(path.parent.glob("*.part"))
 
 
+def test_a_part_left_by_a_killed_download_is_resumed(home, checkpoint):
+    with LocalServer({"/m.safetensors": Served(checkpoint)}) as server:
+        url = server.url("/m.safetensors")
+        first = downloads.download(url, home / "whole")  # where the cache would put it, whole
+        part = home / "again.part"
+        part.write_bytes(checkpoint[:1000])  # what a kill mid-download leaves
+        resumed = downloads.download(url, home / "again")
+        assert server.requests[-1].range == "bytes=1000-"
+    assert resumed.read_bytes() == first.read_bytes() == checkpoint and not part.exists()
+
+
 def test_a_stalled_server_times_out_and_is_retried(home, checkpoint):
     with LocalServer({"/m.safetensors": Served(checkpoint, fault="stall", failures=1, stall_s=3.0)}) as server:
         path = downloads.cached_file(server.url("/m.safetensors"))

@@ -85,8 +85,9 @@ def _localize_video(state, model, video, audio, opacity, layout, threshold, stri
     if not info.has_audio and audio is None:
         raise AvslError("this video has no sound: add an audio file to localize its sound")
     output = state.work / f"localized-{uuid.uuid4().hex[:12]}.mp4"
+    # progress=True: a tqdm bar, which the page's progress indicator follows (track_tqdm)
     run = localize_video(model, video, output, audio=audio, stride=stride, alpha=opacity,
-                         min_confidence=threshold, progress=False, layout=layout)  # fmt: skip
+                         min_confidence=threshold, progress=True, layout=layout)  # fmt: skip
     strongest = run.times[int(np.argmax(run.confidences))] if run.confidences else 0.0
     return str(output), _confidence_plot(run.times, run.confidences, strongest), frames_at(output, [strongest])[0]
 
@@ -139,7 +140,8 @@ def build_app(state: AppState):
     """The Gradio page (a `gr.Blocks`); `launch` it."""
     import gradio as gr
 
-    def run(checkpoint, video, image, audio, opacity, layout, min_confidence, stride):
+    def run(checkpoint, video, image, audio, opacity, layout, min_confidence, stride,
+            progress=gr.Progress(track_tqdm=True)):  # noqa: B008 - how Gradio asks for it  # fmt: skip
         try:
             return localize_upload(state, checkpoint, video, image, audio, opacity, layout, min_confidence, stride)
         except AvslError as err:

@@ -61,6 +61,7 @@ def misuse_cases(runner: Runner, timeout: float, root: Path, run_dir: Path) -> l
         *_cache_cases(folder, layout),
         *_eval_cases(folder),
         *_report_cases(folder, folder / "flickr_eval"),
+        *_evidence_cases(folder, layout),
     ]
     nowhere = folder / "nothing may be written"
     results = []
@@ -320,6 +321,45 @@ def _report_cases(folder: Path, evaluation: Path) -> list[Misuse]:
         Misuse("report: over a page avsl did not write", [*report, str(evaluation), "-o", str(notes)],
                check=lambda _: None if notes.read_text() == "<html>my own notes</html>\n" else "notes.html changed"),
         Misuse("report: an evaluation", [*report, str(evaluation), "-o", str(page)], 0, pages, _exists(page)),
+    ]  # fmt: skip
+
+
+# -- compare, eval --maps, download, app: their inputs checked before any work ----------------
+
+
+def _evidence_cases(folder: Path, layout: Path) -> list[Misuse]:
+    lists = folder / "two_lists"
+    for name, ids in (("a", ["c0", "c1"]), ("b", ["c0", "c2"])):
+        made = lists / name
+        made.mkdir(parents=True)
+        (made / "metrics.json").write_text(json.dumps({"test_list": f"list {name}", "by_threshold": {}}))
+        rows = "".join(f"{i},0.5,0.5,100.0,0.5\n" for i in ids)
+        (made / "per_clip.csv").write_text("id,ciou_median,ciou_fixed,box_area,ciou_adaptive\n" + rows)
+    maps = folder / "maps"
+    maps.mkdir()
+    ids = np.array([f"c{i}" for i in range(TRAIN_CLIPS)])
+    with_nan = np.ones((TRAIN_CLIPS, 7, 7), np.float32)
+    with_nan[3, 2, 2] = np.nan
+    np.savez(maps / "nan.npz", ids=ids, maps=with_nan)
+    np.savez(
+        maps / "other.npz", ids=np.array([f"zz{i}" for i in range(TRAIN_CLIPS)]), maps=np.ones((TRAIN_CLIPS, 7, 7))
+    )
+    scored = ["eval", "--data", str(layout), "--workers", "0", "--out", str(folder / "maps_eval"), "--maps"]
+    listing = folder / "clips.txt"
+    listing.write_text("abc_000001\n")
+    broken = folder / "not_a_model.pth"
+    broken.write_bytes(b"\x80\x04 not a checkpoint")
+    return [
+        Misuse("compare: evaluations of different test lists", ["compare", str(lists / "a"), str(lists / "b")],
+               check=_mentions("another test list")),
+        Misuse("eval --maps: a map holding NaN", [*scored, str(maps / "nan.npz")], check=_mentions("'c3' holds NaN")),
+        Misuse("eval --maps: the maps of another data set", [*scored, str(maps / "other.npz")],
+               check=_mentions("not clips of the test data")),
+        Misuse("download: an unknown placeholder in --url-template",
+               ["download", str(listing), str(folder / "downloaded"), "--url-template", "http://127.0.0.1/{video}"],
+               check=_mentions("unknown placeholder")),
+        Misuse("app: a checkpoint that is not one", ["app", "--checkpoint", str(broken), "--port", "9"],
+               check=_names(broken)),
     ]  # fmt: skip
 
 

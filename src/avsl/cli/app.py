@@ -26,13 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import gradio  # noqa: F401 - checked before any model is loaded
-    except ImportError:
-        raise AvslError("avsl app needs gradio: pip install 'avsl[app]'") from None
     from avsl.app import AppState, build_app, load_models, make_examples, remove_folder, temporary_folder
 
-    models = load_models(args.checkpoint, pick_device(args.device))
+    models = load_models(args.checkpoint, pick_device(args.device))  # a bad checkpoint first: the user's own file
+    try:
+        import gradio  # noqa: F401 - the page needs it, the models did not
+    except ImportError:
+        raise AvslError("avsl app needs gradio: pip install 'avsl[app]'") from None
     if not _loopback(args.host):
         warnings.warn(f"serving on {args.host}: anyone who can reach this machine on port {args.port} can use the app",
                       stacklevel=1)  # fmt: skip
