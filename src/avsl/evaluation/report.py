@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from avsl.constants import AUC_THRESHOLDS, SIZE_BUCKETS
+from avsl.errors import AvslError
 from avsl.evaluation import report_html as h
 from avsl.evaluation.comparison import Entry, compare
 from avsl.evaluation.evaluate import EvalResult
@@ -201,7 +202,10 @@ def _intervals(evaluations: Sequence[Evaluation]) -> str:
     """Each evaluation against the first: the difference and its paired-bootstrap interval."""
     if len(evaluations) < 2:
         return ""
-    result = compare([Entry(e.name, [e]) for e in evaluations])
+    try:
+        result = compare([Entry(e.name, [e]) for e in evaluations])
+    except AvslError as err:  # one list by name, other clips scored (a clip skipped in one run)
+        return f'<p class="note">No intervals: {h.escape(err)}</p>'
     parts = [f"<h2>How sure the differences are</h2><p class=\"note\">Against {h.escape(result['pairs'][0]['a'])}: "
              f"paired bootstrap over the {result['clips']} clips ({result['draws']:,} draws, seed {result['seed']}), "
              f"{result['level']:.0%} intervals, in points of %.</p>"]  # fmt: skip
