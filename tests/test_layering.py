@@ -16,8 +16,9 @@ RANK = {
     "methods": 4, "run": 4,
     "inference": 5, "evaluation": 5,
     "engine": 6,
-    "bench": 7, "experiments": 7, "api": 7, "app": 7,
-    "cli": 8,
+    "bench": 7, "experiments": 7, "api": 7,
+    "app": 8,
+    "cli": 9,
 }  # fmt: skip
 
 
