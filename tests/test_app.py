@@ -104,6 +104,7 @@ def test_a_video_dropped_in_the_browser_comes_back_playing(app, tmp_path):
             page.set_default_timeout(WAIT_MS)
             page.goto(url)
             page.locator("input[type=file]").first.set_input_files(str(media["clip"]))
+            page.locator("#avsl-input video").wait_for(state="attached")  # uploaded, before the click
             page.get_by_role("button", name="Localize").click()
             video = page.locator("#avsl-output video")
             video.wait_for(state="attached")

@@ -155,7 +155,7 @@ def build_app(state: AppState):
         with gr.Row():
             with gr.Column():
                 checkpoint = gr.Dropdown(names, value=names[0], label="model", visible=len(names) > 1)
-                video = gr.Video(label="video (with sound)", sources=["upload"])
+                video = gr.Video(label="video (with sound)", sources=["upload"], elem_id="avsl-input")
                 with gr.Row():
                     image = gr.Image(label="or an image", type="numpy", sources=["upload"])
                     audio = gr.Audio(label="and its sound", type="filepath", sources=["upload"])
