@@ -102,8 +102,8 @@ def test_a_video_dropped_in_the_browser_comes_back_playing(app, tmp_path):
         try:
             page = browser.new_page()
             page.set_default_timeout(WAIT_MS)
-            page.goto(url)
-            page.locator("input[type=file]").first.set_input_files(str(media["clip"]))
+            page.goto(url, wait_until="networkidle")  # the page's scripts have set its inputs up
+            page.locator("#avsl-input input[type=file]").set_input_files(str(media["clip"]))
             page.locator("#avsl-input video").wait_for(state="attached")  # uploaded, before the click
             page.get_by_role("button", name="Localize").click()
             video = page.locator("#avsl-output video")

@@ -11,6 +11,8 @@ video's length (the saved maps aside, a few hundred bytes per frame).
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -168,7 +170,7 @@ def localize_video(
             video.thread_type = "AUTO"
             claimed = stream_duration(container, video)
             sink.metadata["comment"] = OUTPUT_TAG
-            encoder = _video_encoder(sink, video, panels=3 if layout == "side-by-side" else 1)
+            encoder = _FrameEncoder(_video_encoder(sink, video, panels=3 if layout == "side-by-side" else 1))
             audio_out = _AudioEncoder(sink)
             track = AudioTrack(audio or source, model, audio_out.encode)
             try:
@@ -185,9 +187,11 @@ def localize_video(
                         for (frame, picture), (heatmap, score) in zip(frames, heatmaps, strict=True):
                             with run.timed("draw"):
                                 shown = overlay(picture, heatmap, alpha, boxes, confidence=score, layout=layout)
-                            with run.timed("encode"):
-                                _encode(sink, encoder, frame, shown)
+                            with run.timed("encode"):  # the wait for the encoding thread
+                                encoder.put(frame, shown)
                             run.frames += 1
+                        for packet in encoder.ready():
+                            sink.mux(packet)
                         bar.update(len(frames))
                     if run.frames == 0:  # checked before the bar's last line: a failed run prints its error alone
                         raise AvslError(f"{source}: no video frame could be decoded")
@@ -196,7 +200,8 @@ def localize_video(
                     track.drain()
             finally:
                 track.close()
-            sink.mux(encoder.encode())
+                remaining = encoder.finish()  # stops the thread whatever happened
+            sink.mux(remaining)
             audio_out.flush()
         os.replace(temp, output)
     except av.error.FFmpegError as err:
@@ -289,6 +294,11 @@ def _open_input(path: Path):
     return container
 
 
+ENCODER_PRESET = "superfast"
+ENCODER_CRF = 23  # x264's own default quality
+ENCODE_QUEUE = 32  # frames waiting for the encoding thread (bounds memory: 32 x 2.7 MB at 720p)
+
+
 def _video_encoder(sink, video, panels: int = 1):
     """H.264 when the build has it (else MPEG-4 part 2), at the input's frame rate, `panels`
     frames wide; odd sizes lose their last row or column (4:2:0 needs even ones)."""
@@ -299,14 +309,58 @@ def _video_encoder(sink, video, panels: int = 1):
     stream.height = video.codec_context.height // 2 * 2
     stream.pix_fmt = "yuv420p"
     stream.time_base = video.time_base
+    if codec == "libx264":
+        # x264's "superfast" at its default quality (crf 23): measured 3x faster than its default
+        # preset on a 720p overlay, for a file about 10 % larger than "veryfast" makes
+        stream.options = {"preset": ENCODER_PRESET, "crf": str(ENCODER_CRF)}
     return stream
 
 
-def _encode(sink, encoder, source_frame, picture: np.ndarray) -> None:
-    picture = picture[: encoder.height, : encoder.width]
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
-    frame.pts, frame.time_base = source_frame.pts, source_frame.time_base
-    sink.mux(encoder.encode(frame))
+class _FrameEncoder:
+    """The video encoder in its own thread: x264 works without the GIL, so on two cores the next
+    frames are decoded, localized and drawn while these are encoded. Packets come back to the
+    caller's thread, the only one that writes to the container."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.frames: queue.Queue = queue.Queue(maxsize=ENCODE_QUEUE)
+        self.packets: queue.Queue = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="avsl-encode", daemon=True)
+        self.thread.start()
+
+    def put(self, source_frame, picture: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        picture = picture[: self.stream.height, : self.stream.width]
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+        frame.pts, frame.time_base = source_frame.pts, source_frame.time_base
+        self.frames.put(frame)
+
+    def ready(self) -> list:
+        """The packets encoded so far."""
+        found = []
+        while not self.packets.empty():
+            found.append(self.packets.get_nowait())
+        return found
+
+    def finish(self) -> list:
+        """Stop the thread and flush the encoder: the packets left (an encoding error is raised)."""
+        self.frames.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return [*self.ready(), *self.stream.encode()]
+
+    def _work(self) -> None:
+        while (frame := self.frames.get()) is not None:
+            if self.error is not None:
+                continue  # keep taking frames so that `put` never blocks on a dead thread
+            try:
+                for packet in self.stream.encode(frame):
+                    self.packets.put(packet)
+            except BaseException as err:  # handed to the caller's thread
+                self.error = err
 
 
 class _AudioEncoder:

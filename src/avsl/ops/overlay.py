@@ -38,18 +38,38 @@ def colour_table(name: str = COLOUR_MAP) -> np.ndarray:
 
 
 def colourize(heatmap: np.ndarray, name: str = COLOUR_MAP) -> np.ndarray:
-    """(H, W) [0, 1] -> (H, W, 3) uint8 colours."""
-    return colour_table(name)[np.clip((heatmap * 255).round(), 0, 255).astype(np.uint8)]
+    """(H, W) [0, 1] -> (H, W, 3) uint8 colours (through a palette image: PIL's C lookup is
+    3x faster than numpy's fancy indexing on a 720p map)."""
+    index = Image.fromarray(np.clip((heatmap * 255).round(), 0, 255).astype(np.uint8))
+    index.putpalette(_palette(name))
+    return np.asarray(index.convert("RGB"))
+
+
+@lru_cache(maxsize=4)
+def _palette(name: str) -> list[int]:
+    return colour_table(name).reshape(-1).tolist()
 
 
 def blend(frame: np.ndarray, heatmap: np.ndarray, alpha: float = OPACITY, name: str = COLOUR_MAP) -> np.ndarray:
-    """The hot region painted at opacity `alpha` and outlined; every other pixel unchanged."""
-    hot = heatmap >= HOT_THRESHOLD  # (H, W)
+    """The hot region painted at opacity `alpha` and outlined; every other pixel unchanged.
+
+    Only the hot region's bounding box (and a pixel around it, for the outline) is touched, by
+    PIL's C routines: a 1280 x 720 frame is drawn in a few milliseconds."""
     shown = frame.copy()
-    shown[hot] = (frame[hot] * (1 - alpha) + colourize(heatmap[hot], name) * alpha).round().astype(np.uint8)
-    edge = hot & ~_eroded(hot)
-    shown[edge] = PREDICTION_COLOUR
-    shown[_eroded(hot) & ~_eroded(_eroded(hot))] = EDGE_SHADE  # the line shows on bright frames too
+    hot = heatmap >= HOT_THRESHOLD  # (H, W)
+    rows, cols = np.flatnonzero(hot.any(1)), np.flatnonzero(hot.any(0))
+    if not rows.size:
+        return shown
+    top, bottom = max(rows[0] - 1, 0), min(rows[-1] + 2, hot.shape[0])
+    left, right = max(cols[0] - 1, 0), min(cols[-1] + 2, hot.shape[1])
+    mask, region = hot[top:bottom, left:right], shown[top:bottom, left:right]
+    painted = Image.fromarray(region)  # PIL's C blend and masked paste: no full-size temporaries
+    mixed = Image.blend(painted, Image.fromarray(colourize(heatmap[top:bottom, left:right], name)), alpha)
+    painted.paste(mixed, mask=Image.fromarray(mask.astype(np.uint8) * 255))
+    region[...] = np.asarray(painted)
+    inner = _eroded(mask)
+    region[mask & ~inner] = PREDICTION_COLOUR
+    region[inner & ~_eroded(inner)] = EDGE_SHADE  # the line shows on bright frames too
     return shown
 
 
@@ -155,19 +175,30 @@ def _draw_legend(frame: np.ndarray, confidence: float | None, with_truth: bool) 
     on a dark panel in the top-right corner, sized to the frame."""
     height, width = frame.shape[:2]
     unit = max(9, min(height, width) // 28)  # text and bar scale with the frame
+    text = None if confidence is None else f"conf {confidence:.2f}"
+    panel = _legend_panel(unit, text, with_truth)  # the same few panels, frame after frame: drawn once
+    top, left = unit // 2, width - panel.shape[1] - unit // 2
+    if left < 0 or top + panel.shape[0] > height:
+        return frame
+    shown = frame.copy()
+    shown[top : top + panel.shape[0], left : left + panel.shape[1]] = panel
+    return shown
+
+
+@lru_cache(maxsize=512)
+def _legend_panel(unit: int, confidence: str | None, with_truth: bool) -> np.ndarray:
     lines = [("prediction", PREDICTION_COLOUR)] + ([("ground truth", GROUND_TRUTH_COLOUR)] if with_truth else [])
     if confidence is not None:
-        lines.insert(0, (f"conf {confidence:.2f}", (255, 255, 255)))
-    image = Image.fromarray(frame)
-    draw = ImageDraw.Draw(image)
+        lines.insert(0, (confidence, (255, 255, 255)))
     font = ImageFont.load_default(size=unit)
-    text_width = max(draw.textlength(text, font=font) for text, _ in lines)
-    panel_w, panel_h = int(text_width + 2.5 * unit), int(max(len(lines) * 1.4 * unit, 4 * unit) + unit)
-    left, top = width - panel_w - unit // 2, unit // 2
-    draw.rectangle((left, top, left + panel_w, top + panel_h), fill=(20, 20, 20))
-    bar = colour_table()[np.linspace(255, 0, panel_h - unit).astype(int)]  # (h, 3), hot at the top
-    bar_image = Image.fromarray(np.repeat(bar[:, None], unit // 2 + 2, axis=1))
-    image.paste(bar_image, (left + unit // 2, top + unit // 2))
+    text_width = max(ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(t, font=font) for t, _ in lines)
+    panel_w, panel_h = int(text_width + 2.5 * unit) + 1, int(max(len(lines) * 1.4 * unit, 4 * unit) + unit) + 1
+    image = Image.new("RGB", (panel_w, panel_h), (20, 20, 20))
+    draw = ImageDraw.Draw(image)
+    bar = colour_table()[np.linspace(255, 0, panel_h - 1 - unit).astype(int)]  # (h, 3), hot at the top
+    image.paste(Image.fromarray(np.repeat(bar[:, None], unit // 2 + 2, axis=1)), (unit // 2, unit // 2))
     for index, (text, colour) in enumerate(lines):
-        draw.text((left + 1.5 * unit, top + unit // 2 + index * 1.4 * unit), text, fill=colour, font=font)
-    return np.asarray(image)
+        draw.text((1.5 * unit, unit // 2 + index * 1.4 * unit), text, fill=colour, font=font)
+    panel = np.asarray(image)
+    panel.flags.writeable = False  # shared by every frame that shows it
+    return panel
