@@ -136,7 +136,7 @@ def _fetch(url: str, part: Path, timeout: float) -> None:
         mode = "ab" if resumed else "wb"
         try:
             with part.open(mode) as stream, progress(total, Path(part.name).stem, "B", initial=have if resumed else 0,
-                                                     marks=10) as bar:  # fmt: skip
+                                                     unit_scale=True) as bar:  # fmt: skip
                 for block in iter(lambda: response.read(CHUNK), b""):
                     stream.write(block)
                     bar.update(len(block))

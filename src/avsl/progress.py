@@ -81,15 +81,22 @@ class PlainProgress:
 
 
 def progress(
-    total: int | None, desc: str, unit: str, enabled: bool | None = None, initial: int = 0, marks: int = LINES
+    total: int | None,
+    desc: str,
+    unit: str,
+    enabled: bool | None = None,
+    initial: int = 0,
+    marks: int = LINES,
+    unit_scale: bool = False,
 ):
     """A progress display for `total` units: `enabled` None shows a bar on a terminal or in a
-    notebook and `marks` plain lines otherwise; False shows nothing; True always a bar."""
+    notebook and `marks` plain lines otherwise; False shows nothing; True always a bar.
+    `unit_scale` shows large counts with k / M / G prefixes on the bar (bytes)."""
     if enabled is False:
         return tqdm(total=total, disable=True)
     if enabled is None and not (sys.stderr.isatty() or "ipykernel" in sys.modules):
         return PlainProgress(total, desc, unit, initial, marks)
-    return tqdm(total=total, initial=initial, desc=desc, unit=unit)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, unit_scale=unit_scale)
 
 
 def _clock(seconds: float) -> str:
