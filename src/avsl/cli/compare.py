@@ -14,8 +14,8 @@ from pathlib import Path
 from avsl.cli.common import non_negative_int, positive_int
 from avsl.errors import AvslError
 from avsl.evaluation.bootstrap import DRAWS
-from avsl.evaluation.comparison import Entry, compare, markdown, seed_folders
-from avsl.evaluation.records import read_evaluation
+from avsl.evaluation.comparison import SEED_DEPTH, Entry, compare, markdown
+from avsl.evaluation.records import find_evaluations, read_evaluation
 from avsl.files import atomic_write, nan_to_none, refuse_overwriting_inputs, writable_dir
 
 OUTPUT_SUFFIXES = (".md", ".json")
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             raise AvslError(f"{path}: the comparison is written as .md or .json")
     entries = []
     for path in args.evaluations:
-        folders = seed_folders(path)
+        folders = find_evaluations(path, SEED_DEPTH)
         entries.append(Entry(str(path), [read_evaluation(folder) for folder in folders]))
     inputs = [v.folder / name for e in entries for v in e.evaluations for name in ("metrics.json", "per_clip.csv")]
     for path in args.out:

@@ -87,7 +87,8 @@ def bootstrap(
         means = counts.reshape(size, clips).astype(np.float64) @ stacked  # (size, columns)
         position = iter(where)
         for run, found in zip(runs, out, strict=True):
-            seeds = rng.integers(0, next(iter(run.values())).shape[0], (size, next(iter(run.values())).shape[0]))
+            seed_count = next(iter(run.values())).shape[0]
+            seeds = rng.integers(0, seed_count, (size, seed_count))  # each draw's seeds, with replacement
             for name in run:
                 first, count = next(position)
                 per_seed = means[:, first : first + count]  # (size, K)

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from avsl.errors import AvslError
 from avsl.evaluation.bootstrap import DRAWS, LEVEL, RULES, Difference, bootstrap, differences, run_scores
-from avsl.evaluation.records import METRICS_FILE, Evaluation
+from avsl.evaluation.records import Evaluation
 
-_MAX_DEPTH = 3  # a method's folder holds its seeds' evaluations this deep at most (seed0/test/metrics.json)
+SEED_DEPTH = 2  # a method's folder holds its seeds' evaluations this deep at most (seed0/test)
 
 
 @dataclass
@@ -23,18 +22,6 @@ class Entry:
 
     name: str
     evaluations: list[Evaluation]
-
-
-def seed_folders(path: Path) -> list[Path]:
-    """The evaluation folders `path` stands for: itself, or every one below it (its seeds)."""
-    if (path / METRICS_FILE).is_file():
-        return [path]
-    if not path.is_dir():
-        raise AvslError(f"{path}: not found")
-    found = sorted(p.parent for p in path.rglob(METRICS_FILE) if len(p.relative_to(path).parts) <= _MAX_DEPTH)
-    if not found:
-        raise AvslError(f"{path}: no evaluation here (no {METRICS_FILE} in it or in the folders below it)")
-    return found
 
 
 def compare(entries: Sequence[Entry], draws: int = DRAWS, seed: int = 0) -> dict:

@@ -52,17 +52,18 @@ class Evaluation:
         return self.metrics.get("threshold", "median")
 
 
-def find_evaluations(path: Path) -> list[Path]:
-    """The evaluation folders `path` means: itself if it holds metrics.json, else its subfolders
-    that do (a run folder with `avsl eval ... -o RUN/test`); AvslError if none."""
+def find_evaluations(path: Path, depth: int = 1) -> list[Path]:
+    """The evaluation folders `path` means: itself if it holds metrics.json, else the folders
+    at most `depth` below it that do (a run folder with `avsl eval ... -o RUN/test`; a method's
+    seeds, `seed0/test`, at depth 2); AvslError if none."""
     if (path / METRICS_FILE).is_file():
         return [path]
     if not path.is_dir():
         raise AvslError(f"{path}: not found")
-    found = sorted(child for child in path.iterdir() if (child / METRICS_FILE).is_file())
+    found = sorted(p.parent for p in path.rglob(METRICS_FILE) if len(p.relative_to(path).parts) <= depth + 1)
     if not found:
         raise AvslError(
-            f"{path}: not an evaluation folder (no {METRICS_FILE}, nor a subfolder holding one); "
+            f"{path}: not an evaluation folder (no {METRICS_FILE} in it or in the folders below it); "
             f"make one with: avsl eval --data DIR --checkpoint RUN -o {path}"
         )
     return found
