@@ -9,7 +9,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "avsl"
 RANK = {
     "types": 0, "constants": 0, "errors": 0, "files": 0, "configs": 0, "progress": 0, "__init__": 0,
-    "downloads": 0, "zoo": 0,
+    "downloads": 0, "zoo": 0, "precision": 0,
     "ops": 1, "config": 1,
     "data": 2, "models": 2, "losses": 2, "metrics": 2,
     "semi": 3, "checkpoint": 3,

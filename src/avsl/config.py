@@ -98,7 +98,7 @@ class TrainConfig:
     # methods, every boxed clip for `supervised`
     labeled_fraction: float | None = None
     seed: int = 0
-    precision: str = "auto"  # auto (bf16 on a GPU that has it, else fp32) | fp32 | bf16 (autocast)
+    precision: str = "auto"  # auto (bf16 where the GPU or CPU multiplies in it, else fp32) | fp32 | bf16
     channels_last: bool = True
     device: str = "auto"
     checkpoint_every: int = 0  # also save `last` every N steps (0: only at epoch ends)

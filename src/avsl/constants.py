@@ -21,3 +21,6 @@ AUC_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(21))
 # an 8K UHD frame, and below PIL's own hard limit (2 x Image.MAX_IMAGE_PIXELS = 179 MP), which
 # stops larger headers whatever this is set to.
 MAX_FRAME_PIXELS = 50_000_000
+
+# the model arithmetic a run or a command may ask for (avsl.precision resolves `auto`)
+PRECISIONS = ("auto", "fp32", "bf16")

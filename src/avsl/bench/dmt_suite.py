@@ -16,8 +16,8 @@ import torch
 from avsl.bench.timing import median_seconds
 from avsl.config import load_config
 from avsl.engine.build import build_method
-from avsl.engine.precision import autocast, resolve_precision
 from avsl.methods.base import contrastive_term, forward_pair, supervised_term
+from avsl.precision import autocast, resolve_precision
 from avsl.types import AVBatch
 
 SIZES = {

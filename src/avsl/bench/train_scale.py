@@ -26,8 +26,8 @@ from avsl.data.augment import stored_size
 from avsl.data.cache import AUDIO_FILE, FRAMES_FILE, open_cache, write_index
 from avsl.engine.batches import BatchAssembler, Prefetcher
 from avsl.engine.build import build_method
-from avsl.engine.precision import autocast, resolve_precision
 from avsl.methods.base import StreamSpec
+from avsl.precision import autocast, resolve_precision
 
 SIZE = 224
 SECONDS = 3.0

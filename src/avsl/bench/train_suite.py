@@ -36,8 +36,8 @@ from avsl.data.synth.writer import generate
 from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.batches import BatchAssembler
 from avsl.engine.build import build_method
-from avsl.engine.precision import autocast, native_bf16
 from avsl.methods.base import StreamSpec
+from avsl.precision import autocast, native_bf16
 from avsl.types import AVBatch
 
 BATCH = 32

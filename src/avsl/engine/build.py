@@ -6,9 +6,9 @@ import math
 from dataclasses import replace
 
 from avsl.config import TrainConfig
+from avsl.constants import PRECISIONS
 from avsl.data.formats import FORMATS
 from avsl.data.strong import StrongAugment
-from avsl.engine.precision import PRECISIONS
 from avsl.engine.schedule import StageSchedule
 from avsl.errors import AvslError
 from avsl.methods.base import Method

@@ -20,7 +20,6 @@ from avsl.engine.allocator import retain_freed_memory
 from avsl.engine.batches import BatchAssembler, Prefetcher
 from avsl.engine.build import build_method, method_defaults, recipe_of, stage_schedule, steps_per_epoch
 from avsl.engine.distributed import DistInfo, init_distributed, local_device, shutdown_distributed
-from avsl.engine.precision import autocast, resolve_precision
 from avsl.engine.runlog import RunLog
 from avsl.engine.schedule import StageSchedule, learning_rate, step_seed
 from avsl.errors import AvslError
@@ -28,6 +27,7 @@ from avsl.evaluation.evaluate import evaluate
 from avsl.files import atomic_write, remove_temporary_files
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.methods.base import Method, StreamSpec
+from avsl.precision import autocast, resolve_precision
 from avsl.progress import progress as progress_display
 from avsl.run import (
     BEST_FILE,
