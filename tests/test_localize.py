@@ -66,7 +66,7 @@ def test_the_map_peaks_inside_the_sounding_object_more_often_than_chance(trained
 def test_the_api_gives_the_evaluated_networks_map(trained):
     """localize() on a frame and waveform from disk = the network on the evaluation's batch."""
     data, run = trained
-    model = avsl.load(run, device="cpu")
+    model = avsl.load(run, device="cpu", precision="fp32")
     dataset = AVDataset(data / "test", model.image_size, model.sample_rate, model.audio_seconds)
     sample = dataset[0]
     frame = np.array(Image.open(data / "test" / "frames" / f"{sample.id}.jpg"))
@@ -79,6 +79,9 @@ def test_the_api_gives_the_evaluated_networks_map(trained):
     # the same through a torch image (3, H, W) in [0, 1] and a (channels, samples) waveform
     again = model.localize(torch.from_numpy(frame).permute(2, 0, 1) / 255.0, np.stack([waveform, waveform]), rate)
     assert np.allclose(again.logits, found.logits, atol=1e-5)
+    # precision=auto (bf16 where the CPU multiplies in it): the heatmap stays close to fp32's
+    quick = avsl.load(run, device="cpu").localize(frame, waveform, rate)
+    assert np.abs(quick.heatmap - found.heatmap).max() < 0.05
 
 
 def test_the_model_is_a_module_and_integer_pcm_is_scaled(trained):

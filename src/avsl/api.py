@@ -34,24 +34,31 @@ __all__ = ["Localization", "LocalizationModel", "TrainConfig", "evaluate", "load
 
 
 def load(
-    path: str | Path, device: str | torch.device = "auto", network: str | None = None, sha256: str | None = None
+    path: str | Path,
+    device: str | torch.device = "auto",
+    network: str | None = None,
+    sha256: str | None = None,
+    precision: str = "auto",
 ) -> LocalizationModel:
     """A trained localizer from a run folder (its best checkpoint), a checkpoint file, an
     http(s) URL or hf://owner/repo/file (fetched once into $AVSL_HOME, checked against `sha256`
-    when given), or a published model's name (`avsl models`)."""
-    return LocalizationModel.from_checkpoint(fetch_checkpoint(path, sha256), _device(device), network)
+    when given), or a published model's name (`avsl models`). `precision`: auto (bf16 where the
+    hardware multiplies in it: maps within about 1 % of fp32's), fp32 (exact) or bf16."""
+    return LocalizationModel.from_checkpoint(fetch_checkpoint(path, sha256), _device(device), network, precision)
 
 
 def evaluate(
     model: LocalizationModel | str | Path,
     data: str | Path,
     device: str | torch.device = "auto",
+    precision: str = "fp32",
     **options,
 ) -> dict:
-    """Score `model` (loaded, or a run/checkpoint path) on a dataset folder; `options` are
-    `avsl eval`'s (split, benchmark, annotations, format, gt_rule, bad_boxes, threshold,
-    strict, batch_size, workers, ...). Returns metrics.json's content."""
-    loaded = model if isinstance(model, LocalizationModel) else load(model, device)
+    """Score `model` (loaded, in the precision it was loaded with; or a run/checkpoint path,
+    loaded in `precision`: fp32 by default, as `avsl eval`, so scores are exact and comparable)
+    on a dataset folder; `options` are `avsl eval`'s (split, benchmark, annotations, format,
+    gt_rule, bad_boxes, threshold, strict, batch_size, workers, ...). Returns metrics.json's content."""
+    loaded = model if isinstance(model, LocalizationModel) else load(model, device, precision=precision)
     return evaluate_folder(loaded.predictor, Path(data), FolderEval(**options), loaded.device).metrics
 
 

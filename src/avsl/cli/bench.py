@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from avsl.bench.machine import describe_machine
 from avsl.bench.suites import SUITES
 from avsl.cli.common import add_output_argument
 from avsl.data.synth.presets import PRESETS
@@ -51,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         results = {"suite": args.suite, **SUITES[args.suite].run(device=device)}
     else:
         results = {"suite": args.suite, **SUITES[args.suite].run()}
+    results["machine"] = describe_machine()
     print(json.dumps(results, indent=2))
     if args.out is not None:
         write_json(args.out, results)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from avsl.constants import MAX_FRAME_PIXELS
+from avsl.constants import MAX_FRAME_PIXELS, PRECISIONS
 from avsl.data.formats import FORMATS
 from avsl.errors import AvslError
 from avsl.zoo import fetch_checkpoint, is_remote
@@ -49,6 +49,17 @@ def percent(value: float | None) -> str:
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda:N")
+
+
+def add_precision_argument(parser: argparse.ArgumentParser, default: str) -> None:
+    """`--precision`: `default` is fp32 where the numbers are kept (scores, saved maps), auto
+    where they are looked at (overlays)."""
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=default,
+        help="model arithmetic: auto (bf16 where the GPU or CPU multiplies in it, else fp32), fp32 or bf16",
+    )
 
 
 def add_checkpoint_arguments(parser: argparse.ArgumentParser, target=None, required: bool = True) -> None:

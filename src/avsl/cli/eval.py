@@ -23,6 +23,7 @@ from avsl.cli.common import (
     add_device_argument,
     add_layout_argument,
     add_output_argument,
+    add_precision_argument,
     existing_dir,
     percent,
     positive_int,
@@ -92,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=32, help="clips per model call")
     add_decoding_arguments(parser)
     add_device_argument(parser)
+    add_precision_argument(parser, "fp32")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         predictor = MapsFile(args.maps)
         outcome = score_folder(predictor, open_maps_folder(predictor, args.data, options, args.missing), device)
     else:
-        predictor = make_predictor(args.checkpoint, args.predictor, device, args.network, args.ogl)
+        predictor = make_predictor(args.checkpoint, args.predictor, device, args.network, args.ogl, args.precision)
         outcome = evaluate_folder(predictor, args.data, options, device)
     metrics, result = outcome.metrics, outcome.result
     if args.save_maps is not None:

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         raise AvslError(f"{args.out}: name the file .onnx")
     refuse_overwriting_inputs(args.out, [resolve_checkpoint(args.checkpoint)])
     writable_dir(args.out.parent, "output folder")
-    model = LocalizationModel.from_checkpoint(args.checkpoint, "cpu", args.network)
+    model = LocalizationModel.from_checkpoint(args.checkpoint, "cpu", args.network, "fp32")
     report = export_onnx(model, args.out, check=not args.no_check)
     print(
         f"{report.path}: inputs image (batch, {', '.join(map(str, report.image_shape))}) float, ImageNet-normalised, "

@@ -18,6 +18,7 @@ from avsl.cli.common import (
     add_device_argument,
     add_layout_argument,
     add_output_argument,
+    add_precision_argument,
     finite_float,
     positive_int,
     required_out,
@@ -59,13 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output that avsl localize did not write")  # fmt: skip
     add_device_argument(parser)
+    add_precision_argument(parser, "auto")
 
 
 def run(args: argparse.Namespace) -> int:
     required_out(args)
     is_image = args.input.suffix.lower() in IMAGE_SUFFIXES
     _check_paths(args, is_image)
-    model = LocalizationModel.from_checkpoint(args.checkpoint, pick_device(args.device), args.network)
+    model = LocalizationModel.from_checkpoint(args.checkpoint, pick_device(args.device), args.network, args.precision)
     if is_image:
         return _localize_image(model, args)
     video = localize_video(model, args.input, args.out, args.audio, args.stride, args.alpha, args.min_confidence,

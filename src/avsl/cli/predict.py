@@ -12,6 +12,7 @@ from avsl.cli.common import (
     add_decoding_arguments,
     add_device_argument,
     add_output_argument,
+    add_precision_argument,
     positive_int,
 )
 from avsl.engine.devices import pick_device
@@ -29,13 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=32, help="clips per model call")
     add_decoding_arguments(parser, sizes=False)
     add_device_argument(parser)
+    add_precision_argument(parser, "fp32")
 
 
 def run(args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         raise AvslError(f"{args.folder}: folder not found")
     refuse_overwriting_inputs(args.out, [args.folder])
-    model = LocalizationModel.from_checkpoint(args.checkpoint, pick_device(args.device), args.network)
+    model = LocalizationModel.from_checkpoint(args.checkpoint, pick_device(args.device), args.network, args.precision)
     writable_dir(args.out)
     outcome = predict_folder(model, args.folder, args.out, args.overlays, args.batch_size, args.workers,
                              args.max_pixels)  # fmt: skip

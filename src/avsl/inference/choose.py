@@ -20,9 +20,14 @@ def make_predictor(
     device: torch.device,
     network: str | None = None,
     ogl: str | None = None,
+    precision: str = "fp32",
 ) -> Predictor:
-    """The checkpoint's network, else the named baseline; blended with objectness if `ogl`."""
-    predictor = CheckpointPredictor(checkpoint, device, network) if checkpoint is not None else BASELINES[baseline]()
+    """The checkpoint's network (in `precision`), else the named baseline; blended with
+    objectness if `ogl`."""
+    if checkpoint is not None:
+        predictor = CheckpointPredictor(checkpoint, device, network, precision)
+    else:
+        predictor = BASELINES[baseline]()
     if ogl is not None:
         predictor = ObjectGuidedPredictor(predictor, ogl, device=device)
     return predictor
@@ -32,7 +37,8 @@ def rebuild_predictor(about: dict, device: torch.device) -> Predictor:
     """The predictor an evaluation's metrics.json describes (its `model`), built again."""
     kind = about.get("predictor")
     if kind == "checkpoint":
-        return make_predictor(Path(about["checkpoint"]), None, device, about.get("network"), about.get("ogl"))
+        return make_predictor(Path(about["checkpoint"]), None, device, about.get("network"), about.get("ogl"),
+                              about.get("precision", "fp32"))  # fmt: skip
     if kind in BASELINES:
         return make_predictor(None, kind, device, ogl=about.get("ogl"))
     raise AvslError(f"the evaluation's predictor {kind!r} cannot be rebuilt (not a checkpoint or a baseline)")

@@ -24,7 +24,6 @@ import av
 import numpy as np
 import soxr
 import torch
-from PIL import Image
 
 from avsl.data.video import ffmpeg_reason, open_media, pcm_channels, stream_duration
 from avsl.errors import AvslError
@@ -246,10 +245,10 @@ def _localize_batch(
         run.audio_embeddings = kept
         with run.timed("model"):
             pictures = [frames[i][1] for i in chosen]
-            images = torch.stack([model.prepare_image(Image.fromarray(p)) for p in pictures])
+            images = torch.stack([model.prepare_image(p) for p in pictures])
             audio = torch.stack([run.audio_embeddings[centre] for centre in centres])
             sizes = [p.shape[:2] for p in pictures]
-            results = dict(zip(chosen, model.localize_embedded(images, audio, sizes), strict=True))
+            results = dict(zip(chosen, model.localize_embedded(images, audio, sizes, levels=True), strict=True))
     last, score, heatmaps = run.last_heatmap, run.last_confidence, []
     for index, (frame, _) in enumerate(frames):
         if index in results:

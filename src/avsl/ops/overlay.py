@@ -38,11 +38,22 @@ def colour_table(name: str = COLOUR_MAP) -> np.ndarray:
 
 
 def colourize(heatmap: np.ndarray, name: str = COLOUR_MAP) -> np.ndarray:
-    """(H, W) [0, 1] -> (H, W, 3) uint8 colours (through a palette image: PIL's C lookup is
-    3x faster than numpy's fancy indexing on a 720p map)."""
-    index = Image.fromarray(np.clip((heatmap * 255).round(), 0, 255).astype(np.uint8))
-    index.putpalette(_palette(name))
-    return np.asarray(index.convert("RGB"))
+    """(H, W) map ([0, 1] float, or `heat_levels` uint8) -> (H, W, 3) uint8 colours (through a
+    palette image: PIL's C lookup is 3x faster than numpy's fancy indexing on a 720p map)."""
+    return np.asarray(_paletted(Image.fromarray(heat_levels(heatmap)), name).convert("RGB"))
+
+
+def heat_levels(heatmap: np.ndarray) -> np.ndarray:
+    """A [0, 1] map as 256 levels (uint8, rounded); a uint8 map is taken as already in levels."""
+    if heatmap.dtype == np.uint8:
+        return heatmap
+    return np.clip(np.rint(heatmap * 255), 0, 255).astype(np.uint8)
+
+
+def _paletted(levels: Image.Image, name: str) -> Image.Image:
+    """`levels` (a fresh "L" image) turned in place into a palette image of the colour map."""
+    levels.putpalette(_palette(name))
+    return levels
 
 
 @lru_cache(maxsize=4)
@@ -50,22 +61,34 @@ def _palette(name: str) -> list[int]:
     return colour_table(name).reshape(-1).tolist()
 
 
+def hot_level(threshold: float = HOT_THRESHOLD) -> int:
+    """The first of `heat_levels`' levels at or above `threshold`: rint(255 x map) >= 128
+    exactly where map >= 0.5."""
+    return int(threshold * 255 + 0.5)
+
+
+_HOT_TABLE = [0] * hot_level() + [255] * (256 - hot_level())
+
+
 def blend(frame: np.ndarray, heatmap: np.ndarray, alpha: float = OPACITY, name: str = COLOUR_MAP) -> np.ndarray:
     """The hot region painted at opacity `alpha` and outlined; every other pixel unchanged.
+    `heatmap` is a [0, 1] float map or its `heat_levels` (uint8, what `localize` passes: a
+    720p map in levels costs a quarter of its float's memory traffic).
 
     Only the hot region's bounding box (and a pixel around it, for the outline) is touched, by
-    PIL's C routines: a 1280 x 720 frame is drawn in a few milliseconds."""
+    PIL's C routines where they exist: a 1280 x 720 frame is drawn in a few milliseconds."""
     shown = frame.copy()
-    hot = heatmap >= HOT_THRESHOLD  # (H, W)
-    rows, cols = np.flatnonzero(hot.any(1)), np.flatnonzero(hot.any(0))
-    if not rows.size:
+    levels = heat_levels(heatmap)
+    found = Image.fromarray(levels).point(_HOT_TABLE).getbbox()
+    if found is None:
         return shown
-    top, bottom = max(rows[0] - 1, 0), min(rows[-1] + 2, hot.shape[0])
-    left, right = max(cols[0] - 1, 0), min(cols[-1] + 2, hot.shape[1])
-    mask, region = hot[top:bottom, left:right], shown[top:bottom, left:right]
+    left, top = max(found[0] - 1, 0), max(found[1] - 1, 0)
+    right, bottom = min(found[2] + 1, levels.shape[1]), min(found[3] + 1, levels.shape[0])
+    region_levels, region = levels[top:bottom, left:right], shown[top:bottom, left:right]
+    mask = region_levels >= hot_level()
     painted = Image.fromarray(region)  # PIL's C blend and masked paste: no full-size temporaries
-    mixed = Image.blend(painted, Image.fromarray(colourize(heatmap[top:bottom, left:right], name)), alpha)
-    painted.paste(mixed, mask=Image.fromarray(mask.astype(np.uint8) * 255))
+    colours = _paletted(Image.fromarray(region_levels), name).convert("RGB")
+    painted.paste(Image.blend(painted, colours, alpha), mask=Image.fromarray(mask))
     region[...] = np.asarray(painted)
     inner = _eroded(mask)
     region[mask & ~inner] = PREDICTION_COLOUR
@@ -85,14 +108,15 @@ def _eroded(mask: np.ndarray) -> np.ndarray:
 
 def hot_box(heatmap: np.ndarray, threshold: float = HOT_THRESHOLD) -> tuple[int, int, int, int] | None:
     """(x1, y1, x2, y2) pixel box of the largest connected (4-neighbour) region at or above
-    `threshold`, found on the map resized to at most BOX_GRID a side; None when nothing is hot."""
+    `threshold`, found on the map (float, or `heat_levels`) resized to at most BOX_GRID a side;
+    None when nothing is hot."""
     height, width = heatmap.shape
     scale = min(1.0, BOX_GRID / max(height, width))
-    small = heatmap
+    small = Image.fromarray(heat_levels(heatmap))
     if scale < 1.0:
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = np.asarray(Image.fromarray(heatmap.astype(np.float32)).resize(size, Image.BILINEAR))
-    region = _largest_region(small >= threshold)
+        small = small.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.BILINEAR)
+    small = np.asarray(small)
+    region = _largest_region(small >= hot_level(threshold))
     if region is None:
         return None
     rows, cols = region
