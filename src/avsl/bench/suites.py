@@ -10,6 +10,7 @@ from avsl.bench import (
     dmt_suite,
     localize_suite,
     metrics_suite,
+    peer_suite,
     precision_suite,
     prepare_suite,
     robustness_suite,
@@ -36,4 +37,5 @@ SUITES = {
     "robustness": Suite(robustness_suite.run),
     "prepare": Suite(prepare_suite.run),
     "localize": Suite(localize_suite.run, on_device=True),
+    "peer": Suite(peer_suite.run),
 }
