@@ -17,6 +17,8 @@ from avsl.checkpoint import load_checkpoint
 from avsl.cli.main import main
 from avsl.config import load_config
 from avsl.engine.trainer import train
+from avsl.precision import resolve_precision
+from avsl.run import read_run_header
 from tests.conftest import SMALL_MODEL, as_set
 
 FAST = [
@@ -76,7 +78,12 @@ def test_train_then_eval_the_checkpoint(tiny, tmp_path, capsys):
         )
         == 0
     )
-    assert json.loads((out / "metrics.json").read_text())["n"] > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n"] > 0
+    # the arithmetic used is recorded: training's `auto` as this machine resolved it; scoring fp32
+    trained_in = resolve_precision("auto", torch.device("cpu"))
+    assert read_run_header(run / "best.safetensors").precision == trained_in
+    assert (metrics["model"]["training_precision"], metrics["model"]["precision"]) == (trained_in, "fp32")
     assert main(argv) == 2  # the run exists: resume or overwrite, never silently clobber
     assert "--resume" in capsys.readouterr().err
 

@@ -74,6 +74,7 @@ class RunHeader:
     image_size: int
     audio_seconds: float
     data: dict  # {"train": folder, "val": folder or None}
+    precision: str | None = None  # the arithmetic training used: config's `auto` as its machine resolved it
     step: int = 0
     best: dict | None = None  # {"ap50": ..., "step": ...} of the best validation so far
     epoch_logs: dict = field(default_factory=dict)  # a mid-epoch save's step logs so far
@@ -164,6 +165,7 @@ def training_summary(header: dict) -> dict:
         "epochs": optim.get("epochs"),
         "labeled_fraction": config.get("labeled_fraction"),
         "seed": config.get("seed"),
+        "training_precision": header.get("precision"),
     }
     shown = {k: v for k, v in fields.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     return {**shown, **{k: v for k, v in fields.items() if isinstance(v, str) and len(v) <= _MAX_SHOWN_TEXT}}

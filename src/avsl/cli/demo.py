@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from avsl.cli.common import add_device_argument, add_output_argument
+from avsl.cli.common import add_device_argument, add_output_argument, add_precision_argument
 from avsl.configs import config_path
 from avsl.data.synth.presets import get_preset
 from avsl.data.synth.writer import ensure_benchmark
@@ -32,12 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a one-minute smoke version on the tiny preset")
     parser.add_argument("--seed", type=int, default=0, help="training seed of every row")
     add_device_argument(parser)
+    add_precision_argument(parser, "auto")  # of the training; the test scores are fp32, as avsl eval's
 
 
 def _show(out: Path, data_root: Path, dmt_run: Path, device) -> tuple[Path | None, Path]:
     """DMT's evaluation on the test split (OUT/dmt_test: metrics.json, per_clip.csv, the
     report) and a short video of some of its clips."""
-    model = LocalizationModel.from_checkpoint(dmt_run, device)
+    model = LocalizationModel.from_checkpoint(dmt_run, device, precision="fp32")  # scores as avsl eval's
     outcome = evaluate_folder(model.predictor, data_root / "test", FolderEval(), device)
     (out / EVALUATION_FOLDER).mkdir(exist_ok=True)
     report = write_evaluation(out / EVALUATION_FOLDER, outcome, model.predictor, device)
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"== {row.name} ==", flush=True)
         run_dir = args.out / "runs" / row.name
         results.append(run_row(row, data_root, run_dir, config_file, args.seed, device,
-                               preset.image_size, preset.audio_seconds))  # fmt: skip
+                               preset.image_size, preset.audio_seconds, (f"precision={args.precision}",)))  # fmt: skip
     table = markdown_table(results, reference="dmt")
     write_json(args.out / "results.json", results)
     atomic_write(args.out / "results.md", lambda stream: stream.write(table.encode()))

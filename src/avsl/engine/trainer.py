@@ -185,17 +185,18 @@ def _start(
     if resume and log.enabled:
         log.truncate_after(start_step)
         remove_temporary_files(run_dir, RUN_FILES)  # left by a kill during a write
+    precision = resolve_precision(config.precision, device)
     header = RunHeader(
         config=config_to_dict(config), inference=method.inference_name, specs=method.specs,
         image_size=data.image_size, audio_seconds=data.audio_seconds,
-        data={"train": str(train_dir), "val": str(val_dir) if val_dir else None},
+        data={"train": str(train_dir), "val": str(val_dir) if val_dir else None}, precision=precision,
     )  # fmt: skip
     pools = {"all": torch.arange(len(data.train)), "labeled": data.labeled, "unlabeled": data.unlabeled}
     assembler = BatchAssembler(
         data.train, pools, config.seed, data.image_size, device, config.channels_last, dist.rank, dist.world
     )
     return _Run(
-        config, run_dir, device, resolve_precision(config.precision, device), dist, data, method, schedule, optimizer,
+        config, run_dir, device, precision, dist, data, method, schedule, optimizer,
         header, log, assembler, per_epoch, total_steps, start_step, best,
         EpochLogs.restore(start_step, epoch_state, device),
     )  # fmt: skip

@@ -260,7 +260,8 @@ def _run_table(evaluations: Sequence[Evaluation], page_dir: Path) -> str:
     rows = []
     model_fields = (("method", "method"), ("localizer", "localizer"), ("step", "step"), ("epochs", "epochs"),
                     ("labeled_fraction", "labelled fraction"), ("seed", "seed"), ("checkpoint", "checkpoint"),
-                    ("network", "network"), ("ogl", "object-guided (OGL) weights"))  # fmt: skip
+                    ("network", "network"), ("ogl", "object-guided (OGL) weights"),
+                    ("training_precision", "trained in"), ("precision", "scored in"))  # fmt: skip
     models = [e.metrics.get("model") or {"predictor": e.metrics.get("predictor")} for e in evaluations]
     rows.append(["predictor", *[h.text(m.get("predictor")) for m in models]])
     for key, label in model_fields:
