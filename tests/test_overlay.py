@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import avsl
-from avsl.ops.overlay import GROUND_TRUTH_COLOUR, PREDICTION_COLOUR, hot_box, overlay
+from avsl.ops.maps import map_levels, minmax_normalize, upsample_maps
+from avsl.ops.overlay import GROUND_TRUTH_COLOUR, HOT_THRESHOLD, PREDICTION_COLOUR, hot_box, hot_level, overlay
 
 SIDE = 128
 
@@ -59,3 +61,17 @@ def test_boxes_follow_the_largest_hot_region_and_colours_keep_their_meaning():
     shown = overlay(FRAMES["black"], heatmap, boxes=True, ground_truth=[(90, 90, 110, 110)], legend=False)
     assert tuple(shown[90, 100]) == GROUND_TRUTH_COLOUR  # the truth's top edge
     assert tuple(shown[y1, (x1 + x2) // 2]) == PREDICTION_COLOUR  # the prediction's box
+
+
+@pytest.mark.parametrize("size", [(720, 1280), (360, 640), (20, 30)])
+def test_map_levels_are_the_protocols_map_in_256_levels(size):
+    """What localize draws (built small, enlarged in 8 bits) against the protocol's full-size
+    float map: the same map within a few levels, and the same hot region but for a rim pixel."""
+    logits = torch.randn(3, 7, 7, generator=torch.Generator().manual_seed(0)) * 4
+    exact = minmax_normalize(upsample_maps(logits, size)).numpy()
+    levels = map_levels(logits, size).numpy()
+    assert levels.dtype == np.uint8 and levels.shape == (3, *size)
+    difference = np.abs(levels.astype(int) - np.rint(exact * 255))
+    assert difference.max() <= 6 and difference.mean() < 1
+    assert levels.max() == 255 and levels.min() == 0
+    assert np.mean((levels >= hot_level()) != (exact >= HOT_THRESHOLD)) < 0.01

@@ -8,8 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# `map_levels` builds a map at this fraction of the frame's size, then enlarges it in 8 bits
+# `map_levels` builds a map at a quarter of the frame's size, but at least this many pixels per
+# cell of the network's map (the error of enlarging it in 8 bits grows with the pixel's share of a cell)
 LEVELS_REDUCTION = 4
+LEVELS_CELL_PIXELS = 32
 
 
 def upsample_maps(maps: Tensor, size: int | tuple[int, int]) -> Tensor:
@@ -30,18 +32,19 @@ def minmax_normalize(maps: Tensor) -> Tensor:
     return scaled.view_as(maps)
 
 
-def map_levels(maps: Tensor, size: tuple[int, int], reduction: int = LEVELS_REDUCTION) -> Tensor:
+def map_levels(maps: Tensor, size: tuple[int, int]) -> Tensor:
     """(B, h, w) raw maps -> (B, H, W) uint8: `minmax_normalize(upsample_maps(maps, size))` in
-    256 levels, for drawing. On a CPU the map is made at 1/`reduction` of the size with the
-    protocol's upsampling and enlarged in 8 bits (torch's uint8 bilinear): a 1280 x 720 map
-    costs 1.3 ms instead of 10, within 6 of 255 levels (0.7 on average) of the full-size one."""
-    height, width = size
-    small = (math.ceil(height / reduction), math.ceil(width / reduction))
-    direct = maps.device.type != "cpu" or min(small) < max(
-        maps.shape[-2:]
-    )  # a GPU, or a frame barely larger than the map
+    256 levels, for drawing. On a CPU the map is made at a quarter of the size (at least 32
+    pixels per cell of the map) with the protocol's upsampling and enlarged in 8 bits (torch's
+    uint8 bilinear): a 1280 x 720 map costs about 1.3 ms instead of 10, within a few levels of the
+    full-size one (tests/test_overlay.py)."""
+    small = tuple(
+        min(side, max(math.ceil(side / LEVELS_REDUCTION), LEVELS_CELL_PIXELS * cells))
+        for side, cells in zip(size, maps.shape[-2:], strict=True)
+    )
+    direct = maps.device.type != "cpu" or small == tuple(size)  # a GPU does the full size at no cost
     normalised = minmax_normalize(upsample_maps(maps, size if direct else small))
     levels = normalised.mul(255).round_().to(torch.uint8)
     if direct:
         return levels
-    return F.interpolate(levels[:, None], size=size, mode="bilinear", antialias=True)[:, 0]
+    return F.interpolate(levels[:, None], size=tuple(size), mode="bilinear", antialias=True)[:, 0]
