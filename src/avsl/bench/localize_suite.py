@@ -36,7 +36,9 @@ def run(device: torch.device | None = None, repeats: int = 2) -> dict:
                                  texture=True, video_codec="libx264", audio_codec="aac")  # fmt: skip
             for name, model in models.items():
                 rows.append(_row(model, name, source, Path(folder), (width, height, fps), repeats))
-    return {"device": str(device), "video": f"{SECONDS:.0f} s, H.264 + AAC, textured frames (hard to encode)",
+    precision = next(iter(models.values())).predictor.precision  # `auto`, as `avsl localize` resolves it here
+    return {"device": str(device), "precision": precision,
+            "video": f"{SECONDS:.0f} s, H.264 + AAC, textured frames (hard to encode)",
             "batch_size": 16, "repeats": repeats, "rows": rows}  # fmt: skip
 
 
