@@ -43,7 +43,7 @@ def load(
     """A trained localizer from a run folder (its best checkpoint), a checkpoint file, an
     http(s) URL or hf://owner/repo/file (fetched once into $AVSL_HOME, checked against `sha256`
     when given), or a published model's name (`avsl models`). `precision`: auto (bf16 where the
-    hardware multiplies in it: maps within about 1 % of fp32's), fp32 (exact) or bf16."""
+    hardware multiplies in it: heatmaps within 0.04 of fp32's), fp32 (exact) or bf16."""
     return LocalizationModel.from_checkpoint(fetch_checkpoint(path, sha256), _device(device), network, precision)
 
 
