@@ -50,6 +50,8 @@ def test_train_then_eval_the_checkpoint(tiny, tmp_path, capsys):
         *FAST,
     ]
     assert main(argv) == 0
+    trained_in = resolve_precision("auto", torch.device("cpu"))  # what this machine trains in: said, and kept
+    assert f"min ({trained_in});" in capsys.readouterr().out
     for name in (
         "config.yaml",
         "labeled_ids.txt",
@@ -81,7 +83,6 @@ def test_train_then_eval_the_checkpoint(tiny, tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n"] > 0
     # the arithmetic used is recorded: training's `auto` as this machine resolved it; scoring fp32
-    trained_in = resolve_precision("auto", torch.device("cpu"))
     assert read_run_header(run / "best.safetensors").precision == trained_in
     assert (metrics["model"]["training_precision"], metrics["model"]["precision"]) == (trained_in, "fp32")
     assert main(argv) == 2  # the run exists: resume or overwrite, never silently clobber

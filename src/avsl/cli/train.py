@@ -177,14 +177,14 @@ def _report(result, test: dict | None, as_json: bool) -> None:
     """A short summary for a person, or the run's numbers as JSON with --json."""
     if as_json:
         numbers = {"run": str(result.run_dir), "steps": result.steps, "best": result.best, "val": result.final,
-                   "seconds": round(result.seconds, 1)}  # fmt: skip
+                   "seconds": round(result.seconds, 1), "precision": result.precision}  # fmt: skip
         if test is not None:
             numbers["test"] = nan_to_none({k: test[k] for k in ("n", "ap50", "ap50_adaptive", "ciou_mean", "auc")})
         print(json.dumps(numbers, indent=2))
         return
     best = result.best
     chosen = f"best val AP50 {percent(best['ap50'])} at step {best['step']}" if best else "no validation split"
-    print(f"{result.run_dir}: {result.steps} steps in {result.seconds / 60:.1f} min; {chosen} -> "
+    print(f"{result.run_dir}: {result.steps} steps in {result.seconds / 60:.1f} min ({result.precision}); {chosen} -> "
           f"{result.run_dir / BEST_FILE}")  # fmt: skip
     for name, scores in result.final.items():
         print(f"  last epoch, {name}: val AP50 {percent(scores['ap50'])} (median rule), "

@@ -56,6 +56,7 @@ class TrainResult:
     final: dict  # val metrics of the evaluated networks at the end
     seconds: float
     finished_before: bool = False  # a resumed run that had already trained every step
+    precision: str = "fp32"  # the arithmetic used (config's `auto` resolved on this machine)
 
 
 def train(
@@ -78,7 +79,8 @@ def train(
     run = _start(method_defaults(config), train_dir, val_dir, run_dir, device, resume)
     if run.start_step >= run.total_steps:  # a resumed run that had trained every step
         run.close()
-        return TrainResult(run_dir, run.start_step, run.best, {}, time.perf_counter() - started, finished_before=True)
+        return TrainResult(run_dir, run.start_step, run.best, {}, time.perf_counter() - started, finished_before=True,
+                           precision=run.precision)  # fmt: skip
     end_step = run.total_steps if max_steps is None else min(run.total_steps, max_steps)
     bar = progress_display(
         run.total_steps,
@@ -105,7 +107,8 @@ def train(
     if end_step == run.total_steps and run.best is None:
         run.save(BEST_FILE, end_step)
     run.close()
-    return TrainResult(run_dir, end_step, run.best, run.last_metrics, time.perf_counter() - started)
+    return TrainResult(run_dir, end_step, run.best, run.last_metrics, time.perf_counter() - started,
+                       precision=run.precision)  # fmt: skip
 
 
 @dataclass
