@@ -38,10 +38,10 @@ def run(repeats: int = 7, device: torch.device | None = None) -> dict:
         return {"skipped": f"set {SOURCE_VARIABLE} to a local copy of EZ-VSL's repository "
                            "(github.com/stoneMo/EZ-VSL) to time its step beside avsl's"}  # fmt: skip
     peer_step = _peer_step(Path(source))
-    method, optimizer = train_suite._method("ezvsl")
-    batch = train_suite._batch_source(train_suite._clip_bank())()
+    method, optimizer = train_suite.step_method("ezvsl")
+    batch = train_suite.batch_source(train_suite.clip_bank())()
     peer_seconds, avsl_seconds = alternating_median_seconds(
-        peer_step, lambda: train_suite._step(method, optimizer, batch, "fp32"), repeats=repeats
+        peer_step, lambda: train_suite.timed_step(method, optimizer, batch, "fp32"), repeats=repeats
     )
     batch_size = train_suite.BATCH
     return {

@@ -51,7 +51,8 @@ def matmul_flops_per_second(dtype: torch.dtype = torch.float32, n: int = 2048) -
     return 2 * n**3 / median_seconds(lambda: a @ b, repeats=10, warmup=3)
 
 
-def _method(localizer: str):
+def step_method(localizer: str):
+    """The selfsup method over `localizer` at the standard size (channels-last), and its optimizer."""
     config = load_config(None, [
         "method=selfsup", f"model.localizer={localizer}", "model.visual=resnet18", "model.audio=resnet18",
         "model.frontend=ezvsl", "model.dim=512", f"data.batch_size={BATCH}",
@@ -61,7 +62,8 @@ def _method(localizer: str):
     return method, torch.optim.AdamW(method.trainable(), lr=1e-4)
 
 
-def _step(method, optimizer, batch, precision: str) -> None:
+def timed_step(method, optimizer, batch, precision: str) -> None:
+    """One training step as the trainer takes it: forward under `precision`, backward, update."""
     with autocast(torch.device("cpu"), precision):
         output = method.training_step({"all": batch}, "warmup")
     optimizer.zero_grad(set_to_none=True)
@@ -81,7 +83,7 @@ def run(repeats: int = 3, device: torch.device | None = None) -> dict:
         results["matmul_gflops_bf16"] = round(matmul_flops_per_second(torch.bfloat16) / 1e9, 1)
     else:
         results["bf16_skipped"] = "this CPU has no native bf16 arithmetic (a reference path would take many minutes)"
-    next_batch = _batch_source(_clip_bank())
+    next_batch = batch_source(clip_bank())
     results["loader_samples_per_s"] = round(BATCH / median_seconds(next_batch, repeats=10), 1)
     fixed = next_batch()
     for localizer in LOCALIZERS:
@@ -93,7 +95,8 @@ def run(repeats: int = 3, device: torch.device | None = None) -> dict:
     return results
 
 
-def _clip_bank() -> ClipBank:
+def clip_bank() -> ClipBank:
+    """Four batches of synthetic clips at the standard size, decoded into memory."""
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
         preset = dataclasses.replace(get_preset("tiny"), image_size=SIZE, audio_seconds=SECONDS)
@@ -102,7 +105,7 @@ def _clip_bank() -> ClipBank:
         return load_clip_bank(dataset, workers=2)
 
 
-def _batch_source(bank: ClipBank) -> Callable[[], AVBatch]:
+def batch_source(bank: ClipBank) -> Callable[[], AVBatch]:
     """What the trainer does for a batch (`avsl.engine.batches`), one step after another."""
     assembler = BatchAssembler(bank, {"all": torch.arange(len(bank))}, 0, SIZE, torch.device("cpu"), True)
     plan = {"all": StreamSpec("all", BATCH)}
@@ -111,15 +114,15 @@ def _batch_source(bank: ClipBank) -> Callable[[], AVBatch]:
 
 
 def _default_malloc_loops(repeats: int) -> dict:
-    next_batch = _batch_source(_clip_bank())
+    next_batch = batch_source(clip_bank())
     fixed = next_batch()
-    return {name: _loop_against_step(*_method(name), fixed, next_batch, repeats) for name in LOCALIZERS}
+    return {name: _loop_against_step(*step_method(name), fixed, next_batch, repeats) for name in LOCALIZERS}
 
 
 def _time_shares(method, optimizer, batch) -> dict:
     """Where an fp32 step's time goes: convolutions (the FLOPs) against the memory-bound rest."""
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
-        _step(method, optimizer, batch, "fp32")
+        timed_step(method, optimizer, batch, "fp32")
     self_us = {e.key: e.self_cpu_time_total for e in profiler.key_averages()}
     total = sum(self_us.values())
     groups = {
@@ -135,9 +138,9 @@ def _time_shares(method, optimizer, batch) -> dict:
 
 
 def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int, precisions: tuple[str, ...]) -> dict:
-    method, optimizer = _method(localizer)
+    method, optimizer = step_method(localizer)
     with FlopCounterMode(display=False) as counter:
-        _step(method, optimizer, fixed, "fp32")
+        timed_step(method, optimizer, fixed, "fp32")
     flops = counter.get_total_flops()
     row: dict = {"gflop_per_step": round(flops / 1e9, 1)}
     profiled = _time_shares(method, optimizer, fixed)
@@ -145,7 +148,7 @@ def _measure(localizer: str, fixed, next_batch, fp32_rate: float, repeats: int, 
     profiled["convolution_fraction_of_matmul"] = round(flops / profiled["convolution_seconds"] / fp32_rate, 3)
     row.update(profiled)
     for precision in precisions:
-        seconds = median_seconds(lambda p=precision: _step(method, optimizer, fixed, p), repeats=repeats)
+        seconds = median_seconds(lambda p=precision: timed_step(method, optimizer, fixed, p), repeats=repeats)
         row[f"step_samples_per_s_{precision}"] = round(BATCH / seconds, 2)
         if precision == "fp32":
             row["fp32_fraction_of_matmul"] = round(flops / seconds / fp32_rate, 3)
@@ -160,8 +163,8 @@ def _loop_against_step(method, optimizer, fixed: AVBatch, next_batch: Callable[[
     batch, alternately: their gap, a few per cent of a 3-second step, is below the drift of two
     separate medians."""
     step, loop = alternating_median_seconds(
-        lambda: _step(method, optimizer, fixed, "fp32"),
-        lambda: _step(method, optimizer, next_batch(), "fp32"),
+        lambda: timed_step(method, optimizer, fixed, "fp32"),
+        lambda: timed_step(method, optimizer, next_batch(), "fp32"),
         repeats=2 * repeats + 1,
     )
     return {
