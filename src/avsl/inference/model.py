@@ -99,6 +99,12 @@ class LocalizationModel(nn.Module):
             return self.transform(torch.from_numpy(np.require(image, requirements="W")).permute(2, 0, 1))
         return self.transform(to_rgb(_as_pil(image)))
 
+    def prepare_frames(self, frames: Sequence[np.ndarray]) -> Tensor:
+        """Decoded video frames (each H x W x 3 uint8, one size) as one prepared batch
+        (B, 3, S, S) on the model's device: resized there, so a GPU gets 8-bit frames, not floats."""
+        batch = torch.from_numpy(np.stack(frames)).to(self.device).permute(0, 3, 1, 2)
+        return self.transform(batch)
+
     def prepare_audio(self, waveform: np.ndarray | Tensor, sample_rate: int, centre: float | None = None) -> Tensor:
         """(L,) float32 at the model's rate and window length."""
         if isinstance(waveform, Tensor):

@@ -245,7 +245,7 @@ def _localize_batch(
         run.audio_embeddings = kept
         with run.timed("model"):
             pictures = [frames[i][1] for i in chosen]
-            images = torch.stack([model.prepare_image(p) for p in pictures])
+            images = model.prepare_frames(pictures)
             audio = torch.stack([run.audio_embeddings[centre] for centre in centres])
             sizes = [p.shape[:2] for p in pictures]
             results = dict(zip(chosen, model.localize_embedded(images, audio, sizes, levels=True), strict=True))
