@@ -48,6 +48,7 @@ SKIPPED_FILE = "skipped.tsv"
 LOG_FILE = "log.jsonl"
 TENSORBOARD_FOLDER = "tb"
 EPOCHS_FOLDER = "epochs"  # with keep_epochs: each epoch's weights, for studies of training over time
+TEST_FOLDER = "test"  # the best checkpoint's test evaluation (`train --test`, the tables; `avsl eval -o RUN/test`)
 # Everything a run writes in its folder; `--overwrite` removes these and nothing else.
 RUN_FILES = (LAST_FILE, BEST_FILE, LOG_FILE, CONFIG_FILE, LABELED_FILE, SKIPPED_FILE)
 RUN_FOLDERS = (TENSORBOARD_FOLDER, EPOCHS_FOLDER)

@@ -25,7 +25,7 @@ from avsl.evaluation.output import write_evaluation
 from avsl.evaluation.records import METRICS_FILE
 from avsl.files import nan_to_none, writable_dir
 from avsl.inference.choose import make_predictor
-from avsl.run import BEST_FILE, LAST_FILE, holds_run, read_run_header, started_without_checkpoint
+from avsl.run import BEST_FILE, LAST_FILE, TEST_FOLDER, holds_run, read_run_header, started_without_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -90,8 +90,6 @@ def run(args: argparse.Namespace) -> int:
     _report(result, _test(result.run_dir, args.test, device), args.json)
     return 0
 
-
-TEST_FOLDER = "test"  # RUN/test, where `avsl eval ... -o RUN/test` would write too
 
 # Options that would change what a run is; --resume takes them from its checkpoint.
 _FIXED_BY_THE_RUN = {"method": "--method", "localizer": "--localizer", "labeled_fraction": "--labeled-fraction",

@@ -60,7 +60,8 @@ def find_evaluations(path: Path, depth: int = 1) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise AvslError(f"{path}: not found")
-    found = sorted(p.parent for p in path.rglob(METRICS_FILE) if len(p.relative_to(path).parts) <= depth + 1)
+    levels = ("*/" * level + METRICS_FILE for level in range(1, depth + 1))  # not a walk of the whole run folder
+    found = sorted(match.parent for pattern in levels for match in path.glob(pattern))
     if not found:
         raise AvslError(
             f"{path}: not an evaluation folder (no {METRICS_FILE} in it or in the folders below it); "

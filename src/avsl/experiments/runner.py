@@ -20,12 +20,11 @@ from avsl.evaluation.output import write_evaluation
 from avsl.experiments.intervals import RULES, interval_cell, reference_intervals
 from avsl.inference.checkpoint_predictor import CheckpointPredictor
 from avsl.inference.predictors import BoxPredictor, CenterPredictor, FullPredictor
-from avsl.run import CONFIG_FILE, LAST_FILE
+from avsl.run import CONFIG_FILE, LAST_FILE, TEST_FOLDER
 
 # the maps every table shows without a model: two trivial ones, and the ground truth itself,
 # whose row is each score's cap on the test split (the median rule's is well below 100)
 BASELINES = {"center": CenterPredictor, "full": FullPredictor, "ground-truth box (cap)": BoxPredictor}
-TEST_FOLDER = "test"  # RUN/test: a row's test evaluation, as `avsl eval ... -o RUN/test` writes it
 
 
 @dataclass(frozen=True)

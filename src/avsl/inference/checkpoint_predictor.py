@@ -65,11 +65,12 @@ class CheckpointPredictor:
             "precision": self.precision,
         }  # fmt: skip
 
-    @torch.inference_mode()
     def __call__(self, batch: AVBatch) -> Tensor:
-        image = batch.image.contiguous(memory_format=torch.channels_last)
-        with autocast(self.device, self.precision):
-            return self.model(image, batch.audio).map_logits.float()  # (B, h, w)
+        return self.maps(batch.image, batch.audio)
+
+    def maps(self, images: Tensor, waveforms: Tensor) -> Tensor:
+        """Raw maps (B, h, w), fp32, of prepared images (B, 3, S, S) and windows (B, L)."""
+        return self.map_logits(self.embed_visual(images), self.embed_audio(waveforms))
 
     @torch.inference_mode()
     def embed_visual(self, images: Tensor) -> Tensor:

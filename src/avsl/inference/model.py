@@ -64,7 +64,7 @@ class LocalizationModel(nn.Module):
     def forward(self, images: Tensor, waveforms: Tensor) -> Tensor:
         """Raw maps (B, h, w) of prepared images (B, 3, S, S) and windows (B, L) (`prepare_image`,
         `prepare_audio`); `localize_batch` gives heatmaps at the images' own size instead."""
-        return self.predictor.map_logits(self.predictor.embed_visual(images), self.predictor.embed_audio(waveforms))
+        return self.predictor.maps(images, waveforms)
 
     def extra_repr(self) -> str:
         spec = self.predictor.spec
@@ -92,16 +92,14 @@ class LocalizationModel(nn.Module):
         return self.localize_batch(frame[None], window[None], [size])[0]
 
     def prepare_image(self, image: ImageLike) -> Tensor:
-        """(3, S, S) float, normalised, on the CPU. An RGB uint8 array (a decoded video frame) is
-        resized by torch, whose antialiased bicubic matches PIL's within one grey level at a
-        seventh of its time on a 720p frame."""
-        if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
-            return self.transform(torch.from_numpy(np.require(image, requirements="W")).permute(2, 0, 1))
+        """(3, S, S) float, normalised, on the CPU (resized by PIL, as the evaluation's frames)."""
         return self.transform(to_rgb(_as_pil(image)))
 
     def prepare_frames(self, frames: Sequence[np.ndarray]) -> Tensor:
         """Decoded video frames (each H x W x 3 uint8, one size) as one prepared batch
-        (B, 3, S, S) on the model's device: resized there, so a GPU gets 8-bit frames, not floats."""
+        (B, 3, S, S) on the model's device: resized there, so a GPU gets 8-bit frames, not floats,
+        by torch, whose antialiased bicubic matches PIL's within one grey level at a seventh of
+        its time on a 720p frame."""
         batch = torch.from_numpy(np.stack(frames)).to(self.device).permute(0, 3, 1, 2)
         return self.transform(batch)
 
